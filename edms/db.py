@@ -1,0 +1,162 @@
+"""The database: one declarative base, its naming convention and the session.
+
+``db.session`` is a scoped session, one per application context (a request, a
+CLI command, a worker job). Services ``flush()``; the request or command
+commits once. Tests may point ``db.bind`` at a connection inside a transaction
+that they roll back afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.globals import app_ctx
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
+from sqlalchemy.types import TypeDecorator
+
+logger = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes that come back aware on SQLite too (stored as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a timezone-aware column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy manage transactions (BEGIN emitted below) so SAVEPOINT works.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at the start, so two writers queue up on
+    # busy_timeout instead of failing with "database is locked" half-way.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """Engine and scoped session for a Flask app."""
+
+    def __init__(self) -> None:
+        self.session = scoped_session(self._make_session, scopefunc=self._scope)
+
+    @staticmethod
+    def _scope() -> int:
+        return id(app_ctx._get_current_object())
+
+    def _make_session(self) -> Session:
+        state = current_app.extensions["edms.db"]
+        return Session(
+            bind=state["bind"], expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["edms.db"] = {"engine": engine, "bind": engine}
+
+        @app.teardown_appcontext
+        def _remove_session(exc: BaseException | None) -> None:
+            if self.session.registry.has():
+                _run_abort_callbacks(self.session())
+            self.session.remove()
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = current_app.extensions["edms.db"]["engine"]
+        return engine
+
+    def set_bind(self, app: Flask, bind: Engine | Connection) -> None:
+        """Point new sessions at ``bind`` (tests use a connection in a transaction)."""
+        app.extensions["edms.db"]["bind"] = bind
+
+
+db = Database()
+
+AbortCallback = Callable[[], None]
+
+
+def on_abort(callback: AbortCallback) -> None:
+    """Run ``callback`` if the current transaction ends without a commit.
+
+    Used to remove side effects outside the database, such as a stored file
+    that a failed request would otherwise leave behind.
+    """
+    db.session().info.setdefault("on_abort", []).append(callback)
+
+
+def _run_abort_callbacks(session: Session) -> None:
+    callbacks: list[AbortCallback] = session.info.pop("on_abort", [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            logger.exception("clean-up after an aborted transaction failed")
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_abort_callbacks(session: Session) -> None:
+    session.info.pop("on_abort", None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _abort_after_rollback(session: Session) -> None:
+    _run_abort_callbacks(session)
