@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -97,11 +97,12 @@ class Database:
     """Engine and scoped session for a Flask app."""
 
     def __init__(self) -> None:
-        self.session = scoped_session(self._make_session, scopefunc=self._scope)
+        factory = cast(Any, self._make_session)  # a callable is all scoped_session needs
+        self.session: scoped_session[Session] = scoped_session(factory, scopefunc=self._scope)
 
     @staticmethod
     def _scope() -> int:
-        return id(app_ctx._get_current_object())
+        return id(cast(Any, app_ctx)._get_current_object())
 
     def _make_session(self) -> Session:
         state = current_app.extensions["edms.db"]
@@ -115,9 +116,16 @@ class Database:
 
         @app.teardown_appcontext
         def _remove_session(exc: BaseException | None) -> None:
-            if self.session.registry.has():
-                _run_abort_callbacks(self.session())
+            if not self.session.registry.has():
+                return
+            info = self.session().info
+            aborted = info.pop("on_abort", [])
+            after = info.pop("after_close", [])
+            # Close (and so roll back) first: the callbacks use sessions of their own,
+            # which on SQLite would wait for this one's write lock.
             self.session.remove()
+            _run_callbacks(aborted)
+            _run_callbacks(after)
 
     @property
     def engine(self) -> Engine:
@@ -143,13 +151,21 @@ def on_abort(callback: AbortCallback) -> None:
     db.session().info.setdefault("on_abort", []).append(callback)
 
 
-def _run_abort_callbacks(session: Session) -> None:
-    callbacks: list[AbortCallback] = session.info.pop("on_abort", [])
+def after_close(callback: AbortCallback) -> None:
+    """Run ``callback`` once the current session has ended, committed or not.
+
+    For writes that must survive a failing request (an audit event of a denied
+    access); the callback opens its own session.
+    """
+    db.session().info.setdefault("after_close", []).append(callback)
+
+
+def _run_callbacks(callbacks: list[AbortCallback]) -> None:
     for callback in callbacks:
         try:
             callback()
         except Exception:
-            logger.exception("clean-up after an aborted transaction failed")
+            logger.exception("a callback after the end of a session failed")
 
 
 @event.listens_for(Session, "after_commit")
@@ -159,4 +175,4 @@ def _forget_abort_callbacks(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _abort_after_rollback(session: Session) -> None:
-    _run_abort_callbacks(session)
+    _run_callbacks(session.info.pop("on_abort", []))

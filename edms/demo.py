@@ -54,10 +54,10 @@ def load_demo() -> int:
         if db.session.scalar(select(Journal.id).where(Journal.code == code)) is None:
             registry.create_journal(code, prefix, name, direction, dept)
             created += 1
-    for username, password, role, dept, full_name in USERS:
+    for username, password, role, user_dept, full_name in USERS:
         if db.session.scalar(select(User.id).where(User.username == username)) is None:
             auth.create_user(
-                username, [role], password=password, department_code=dept, full_name=full_name
+                username, [role], password=password, department_code=user_dept, full_name=full_name
             )
             created += 1
     if not db.session.scalar(select(func.count()).select_from(Document)):

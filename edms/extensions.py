@@ -10,7 +10,7 @@ from flask_smorest import Api as _Api
 from flask_wtf.csrf import CSRFProtect
 
 
-class Api(_Api):  # type: ignore[misc]
+class Api(_Api):
     """flask-smorest without its own error handlers: ``edms.errors`` answers every error."""
 
     def _register_error_handlers(self) -> None:

@@ -24,6 +24,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot write to the storage: {exc.strerror}") from exc
+
+
 class _RangeReader(io.RawIOBase):
     """A read-only view of ``length`` bytes of an open file."""
 
@@ -83,24 +91,33 @@ class LocalStore:
         reader = HashingReader(stream, size_limit)
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with open(tmp, "xb") as out:
+            # Errors reading the source stream are the caller's and pass through as they are;
+            # only failures to write here mean the storage is unavailable.
+            with _writing():
+                out = open(tmp, "xb")  # noqa: SIM115 - closed by the with block below
+            with out:
                 for chunk in reader.chunks():
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                    with _writing():
+                        out.write(chunk)
+                with _writing():
+                    out.flush()
+                    os.fsync(out.fileno())
             key = reader.sha256
             target = self._path(key)
             if target.exists():
                 return StoredObject(key, reader.size, key, created=False)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            with _writing():
+                self._rename_into_place(tmp, target)
             return StoredObject(key, reader.size, key, created=True)
-        except OSError as exc:
-            raise StorageUnavailable(f"cannot write to the storage: {exc.strerror}") from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+    @staticmethod
+    def _rename_into_place(tmp: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
 
     def open(self, key: str, *, start: int = 0, length: int | None = None) -> BinaryIO:
         path = self._path(key)
@@ -114,7 +131,7 @@ class LocalStore:
             fh.seek(start)
         if length is None:
             return fh
-        return io.BufferedReader(_RangeReader(fh, length))  # type: ignore[return-value]
+        return io.BufferedReader(_RangeReader(fh, length))
 
     def stat(self, key: str) -> ObjectInfo:
         try:

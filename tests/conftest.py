@@ -50,10 +50,10 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_database() -> str:
+def _postgres_database(suffix: str = "") -> str:
     """A fresh database for this xdist worker on the PostgreSQL server of EDMS_TEST_DATABASE_URL."""
     parts = urlsplit(PG_URL)
-    name = f"{parts.path.lstrip('/')}_{_worker()}"
+    name = f"{parts.path.lstrip('/')}_{_worker()}{suffix}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -67,6 +67,32 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if PG_URL:
         return _postgres_database()
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'edms.sqlite3'}"
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Any) -> str:
+    """An empty database of its own (SQLite file, or a new PostgreSQL database)."""
+    if PG_URL:
+        return _postgres_database("_fresh")
+    return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+
+
+@pytest.fixture
+def committing_app(fresh_database_url: str, tmp_path: Any) -> Iterator[Flask]:
+    """An application on a migrated database of its own whose commits are real."""
+    migrate.upgrade(fresh_database_url)
+    application = create_app(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "database_url": fresh_database_url,
+            "secret_key": "test-secret-key-0123456789",
+            "default_locale": "en",
+            "log_level": "WARNING",
+        }
+    )
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["edms.db"]["engine"].dispose()
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +159,9 @@ def make_department(ctx: Flask) -> Callable[..., Department]:
 
     def make(code: str | None = None, parent: Department | None = None) -> Department:
         code = code or f"D{next(counter)}"
-        dept = services.create_department(code, f"Department {code}", parent.code if parent else None)
+        dept = services.create_department(
+            code, f"Department {code}", parent.code if parent else None
+        )
         db.session.commit()
         return dept
 
@@ -174,7 +202,9 @@ def make_journal(ctx: Flask) -> Callable[..., Journal]:
 
     counter = iter(range(1, 10_000))
 
-    def make(code: str | None = None, direction: str = "incoming", prefix: str | None = None) -> Journal:
+    def make(
+        code: str | None = None, direction: str = "incoming", prefix: str | None = None
+    ) -> Journal:
         code = code or f"J{next(counter)}"
         journal = services.create_journal(code, prefix or code, f"Journal {code}", direction)
         db.session.commit()
@@ -184,9 +214,7 @@ def make_journal(ctx: Flask) -> Callable[..., Journal]:
 
 
 @pytest.fixture
-def make_document(
-    ctx: Flask, make_journal: Callable[..., Journal]
-) -> Callable[..., Document]:
+def make_document(ctx: Flask, make_journal: Callable[..., Journal]) -> Callable[..., Document]:
     from edms.documents import services
 
     journals: list[Journal] = []

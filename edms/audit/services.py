@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from edms.audit.models import AuditEvent
 from edms.auth.models import User
-from edms.db import db
+from edms.db import after_close, db
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,14 @@ def record_denied(
     details: dict[str, Any] | None = None,
     actor: User | None = None,
 ) -> None:
-    """Record a denied access in a transaction of its own, since the request will fail."""
+    """Record a denied access in a transaction of its own, once the failing request's has ended."""
     event = _event("access.denied", object_type, object_id, details, actor)
     bind = current_app.extensions["edms.db"]["bind"]
-    with Session(bind=bind, join_transaction_mode="create_savepoint") as session:
-        session.add(event)
-        session.commit()
+
+    def write() -> None:
+        with Session(bind=bind, join_transaction_mode="create_savepoint") as session:
+            session.add(event)
+            session.commit()
+
+    after_close(write)
     logger.warning("access denied to %s:%s", object_type, object_id)

@@ -11,7 +11,7 @@ from typing import IO, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 import storage
@@ -648,7 +648,7 @@ def list_documents(user: User, raw: Mapping[str, Any]) -> Page:
     require_staff(user)
     settings = current_app.config["EDMS"]
     errors: dict[str, str] = {}
-    query: Select[tuple[Document]] = select(Document).where(visible_clause(user))
+    query = select(Document).where(visible_clause(user))
     if raw.get("journal"):
         query = query.join(Journal, Journal.id == Document.journal_id).where(
             Journal.code == str(raw["journal"]).upper()

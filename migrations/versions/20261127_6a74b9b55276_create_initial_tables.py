@@ -44,16 +44,8 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
-        sa.Column("head_id", sa.Integer(), nullable=True),
         sa.Column("created_at", edms.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", edms.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["head_id"],
-            ["users.id"],
-            name=op.f("fk_departments_head_id_users"),
-            ondelete="SET NULL",
-            use_alter=True,
-        ),
         sa.ForeignKeyConstraint(
             ["parent_id"],
             ["departments.id"],

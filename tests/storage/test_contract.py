@@ -1,0 +1,143 @@
+"""One contract, every backend: what any ObjectStore must do."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import storage
+from storage import LocalStore, MemoryStore, ObjectStore
+
+
+@pytest.fixture(params=["local", "memory"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "local":
+        return LocalStore(tmp_path / "store")
+    return MemoryStore()
+
+
+class Unsized(io.RawIOBase):
+    """A stream of unknown length handed out in odd-sized pieces."""
+
+    def __init__(self, data: bytes, piece: int = 7777) -> None:
+        self._data = data
+        self._pos = 0
+        self._piece = piece
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        n = self._piece if size < 0 else min(size, self._piece)
+        chunk = self._data[self._pos : self._pos + n]
+        self._pos += len(chunk)
+        return chunk
+
+
+def test_put_returns_content_address(backend: ObjectStore) -> None:
+    data = os.urandom(300_000)
+    stored = backend.put(Unsized(data))
+    digest = hashlib.sha256(data).hexdigest()
+    assert stored.key == stored.sha256 == digest
+    assert stored.size == len(data)
+    assert stored.created is True
+    with backend.open(stored.key) as fh:
+        assert fh.read() == data
+
+
+def test_identical_content_is_stored_once(backend: ObjectStore) -> None:
+    first = backend.put(io.BytesIO(b"same bytes"))
+    second = backend.put(io.BytesIO(b"same bytes"))
+    assert first.key == second.key
+    assert second.created is False
+    assert list(backend.keys()) == [first.key]
+
+
+def test_byte_ranges(backend: ObjectStore) -> None:
+    stored = backend.put(io.BytesIO(b"0123456789"))
+    with backend.open(stored.key, start=3, length=4) as fh:
+        assert fh.read() == b"3456"
+    with backend.open(stored.key, start=8) as fh:
+        assert fh.read() == b"89"
+
+
+def test_stat_exists_delete(backend: ObjectStore) -> None:
+    stored = backend.put(io.BytesIO(b"abc"))
+    assert backend.exists(stored.key)
+    assert backend.stat(stored.key).size == 3
+    backend.delete(stored.key)
+    assert not backend.exists(stored.key)
+    backend.delete(stored.key)  # deleting twice is fine
+    with pytest.raises(storage.ObjectNotFound):
+        backend.stat(stored.key)
+    with pytest.raises(storage.ObjectNotFound):
+        backend.open(stored.key)
+
+
+def test_size_limit_keeps_nothing(backend: ObjectStore) -> None:
+    with pytest.raises(storage.ObjectTooLarge):
+        backend.put(io.BytesIO(b"x" * 1001), size_limit=1000)
+    assert list(backend.keys()) == []
+    assert backend.put(io.BytesIO(b"x" * 1000), size_limit=1000).size == 1000
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../../etc/passwd", "/etc/passwd", "ABC", "a" * 63, "a" * 65, "", "aa/../../" + "a" * 55],
+)
+def test_invalid_keys_are_refused(backend: ObjectStore, key: str) -> None:
+    with pytest.raises(storage.InvalidKey):
+        backend.open(key)
+    with pytest.raises(storage.InvalidKey):
+        backend.exists(key)
+    with pytest.raises(storage.InvalidKey):
+        backend.delete(key)
+
+
+def test_keys_lists_everything(backend: ObjectStore) -> None:
+    keys = {backend.put(io.BytesIO(str(i).encode())).key for i in range(20)}
+    assert set(backend.keys()) == keys
+
+
+def test_check_and_describe(backend: ObjectStore) -> None:
+    backend.check()
+    assert "://" in backend.describe()
+
+
+def test_empty_stream(backend: ObjectStore) -> None:
+    stored = backend.put(io.BytesIO(b""))
+    assert stored.size == 0
+    assert stored.key == hashlib.sha256(b"").hexdigest()
+
+
+class Exploding(io.RawIOBase):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 3:
+            raise ConnectionResetError("client went away")
+        return b"y" * 1000
+
+
+def test_failed_stream_leaves_nothing(backend: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(ConnectionResetError):
+        backend.put(Exploding())
+    assert list(backend.keys()) == []
+    if isinstance(backend, LocalStore):
+        assert list((backend.root / "tmp").iterdir()) == []
+
+
+def chunks(total: int, size: int = 1 << 20) -> Iterator[bytes]:
+    while total > 0:
+        yield b"z" * min(size, total)
+        total -= size
