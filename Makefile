@@ -84,8 +84,7 @@ run: install translations
 	$(BIN)/edms demo; \
 	echo; \
 	echo "EDMS is starting on http://127.0.0.1:$${EDMS_PORT:-5000}/ (Ctrl-C stops it)"; \
-	exec $(BIN)/gunicorn --workers 2 --threads 4 \
-		--bind 127.0.0.1:$${EDMS_PORT:-5000} 'edms:create_app()'
+	exec $(BIN)/gunicorn --config config/gunicorn.conf.py 'edms:create_app()'
 
 # Benchmarks are not tests: each prints its figures and exits non-zero only on a crash.
 bench: install translations
