@@ -179,13 +179,23 @@ def _throttles(keys: list[str]) -> list[LoginThrottle]:
     return list(db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))))
 
 
+#: Failures from one client address may be this many times the per-account limit:
+#: a whole office behind one NAT address must not lock itself out.
+ADDRESS_FACTOR = 5
+
+
 def authenticate(username: str, password: str, client_addr: str | None) -> User:
     """Check a login; raise ``TooManyRequests`` while locked, ``ValidationError`` when wrong."""
     settings = current_app.config["EDMS"]
+    max_failures = settings["login_max_failures"]
     now = utcnow()
     name = username.strip().lower()
-    keys = [_throttle_key("user", name), _throttle_key("addr", client_addr or "")]
-    for row in _throttles(keys):
+    user_key = _throttle_key("user", name)
+    limits = {
+        user_key: max_failures,
+        _throttle_key("addr", client_addr or ""): max_failures * ADDRESS_FACTOR,
+    }
+    for row in _throttles(list(limits)):
         if row.locked_until and row.locked_until > now:
             minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
             audit.record("login.locked", "user", None, {"minutes": minutes})
@@ -195,18 +205,18 @@ def authenticate(username: str, password: str, client_addr: str | None) -> User:
             )
     user = db.session.scalar(select(User).where(User.username == name))
     if user is not None and user.is_active and verify_password(user, password):
-        db.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+        db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == user_key))
         user.last_login_at = now
         audit.record("login.success", "user", user.id, actor=user)
         return user
-    _count_failure(keys, now, settings["login_max_failures"], settings["login_lockout_minutes"])
+    _count_failure(limits, now, settings["login_lockout_minutes"])
     audit.record("login.failure", "user", user.id if user else None)
     raise ValidationError({"password": "the user name or password is not correct"})
 
 
-def _count_failure(keys: list[str], now: datetime, max_failures: int, lockout: int) -> None:
-    existing = {row.key: row for row in _throttles(keys)}
-    for key in keys:
+def _count_failure(limits: dict[str, int], now: datetime, lockout: int) -> None:
+    existing = {row.key: row for row in _throttles(list(limits))}
+    for key, limit in limits.items():
         row = existing.get(key)
         if row is None or now - row.first_failure_at > timedelta(minutes=lockout):
             if row is not None:
@@ -215,7 +225,7 @@ def _count_failure(keys: list[str], now: datetime, max_failures: int, lockout: i
             row = LoginThrottle(key=key, failures=0, first_failure_at=now)
             db.session.add(row)
         row.failures += 1
-        if row.failures >= max_failures:
+        if row.failures >= limit:
             row.locked_until = now + timedelta(minutes=lockout)
     db.session.flush()
 

@@ -384,9 +384,18 @@ def validate_registration(user: User, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def register(user: User, raw: Mapping[str, Any], upload: Upload | None) -> Document:
     """Register a document with its first file, numbered in its journal."""
-    values = validate_registration(user, raw)
-    check_upload_name(upload)
-    assert upload is not None  # noqa: S101 - checked above
+    # Every problem at once: the metadata's and the file name's.
+    file_errors: dict[str, str] = {}
+    try:
+        check_upload_name(upload)
+    except ValidationError as exc:
+        file_errors = exc.errors
+    try:
+        values = validate_registration(user, raw)
+    except ValidationError as exc:
+        raise ValidationError({**exc.errors, **file_errors}) from None
+    if file_errors or upload is None:
+        raise ValidationError(file_errors)
     file = store_upload(upload)
     journal: Journal = values.pop("journal")
     reply_to: Document | None = values.pop("reply_to")
@@ -441,8 +450,8 @@ def add_version(
     problem = text_problem(comment.strip(), 500)
     if problem:
         raise ValidationError({"comment": problem})
-    check_upload_name(upload)
-    assert upload is not None  # noqa: S101 - checked above
+    if upload is None:
+        raise ValidationError({"file": "a file is required"})
     file = store_upload(upload)
     version = _new_version(doc, user, file, comment.strip())
     doc.updated_at = version.created_at
