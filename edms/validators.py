@@ -34,7 +34,7 @@ def filename_problem(name: str | None) -> str | None:
         return "the file has no name"
     if "/" in name or "\\" in name or name.strip() in (".", ".."):
         return "the file name must not contain a path ('/', '\\' or '..')"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn", "Zl", "Zp") for ch in name):
         return "the file name must not contain control characters"
     if len(unicodedata.normalize("NFC", name).encode()) > MAX_FILENAME_BYTES:
         return f"the file name must be at most {MAX_FILENAME_BYTES} bytes long"
