@@ -65,8 +65,17 @@ class AuthenticationRequired(EDMSError):
 
 
 class PermissionDenied(EDMSError):
+    """403. Every one that reaches the error handler is written to the audit log."""
+
     status = 403
     title = "Forbidden"
+
+    def __init__(
+        self, message: str | None = None, *, object_type: str = "", object_id: object = None
+    ) -> None:
+        super().__init__(message)
+        self.object_type = object_type
+        self.object_id = object_id
 
 
 class NotFound(EDMSError):
@@ -151,6 +160,14 @@ def _render(
 
 
 def handle_edms_error(exc: EDMSError) -> Response:
+    if isinstance(exc, PermissionDenied):
+        from edms.audit.services import record_denied
+
+        record_denied(
+            exc.object_type or "route",
+            exc.object_id if exc.object_id is not None else request.endpoint,
+            {"method": request.method},
+        )
     errors = exc.errors if isinstance(exc, ValidationError) else None
     return _render(exc.status, exc.title, exc.message, errors, **exc.extra)
 
@@ -169,7 +186,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if isinstance(data, dict) and "messages" in data:
         errors = _flatten_webargs(data["messages"])
         detail = "; ".join(f"{field}: {msg}" for field, msg in errors.items())
-        status, title = 422, "Invalid input"
+        if status == 422:  # a body that is not JSON at all stays a 400
+            title = "Invalid input"
     if status == 413:
         detail = "The request is larger than the upload limit."
     response = _render(status, title, detail, errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import os
 import re
@@ -143,8 +144,21 @@ def ctx(app: Flask, db_conn: sa.Connection) -> Iterator[Flask]:
         db.session.remove()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests never share the test's application context.
+
+    Flask reuses an active app context for a request; tests that hold one (``ctx``)
+    would then share their database session with the requests they make, and the
+    end-of-request work (session removal, deferred audit writes) would not run.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask, db_conn: sa.Connection) -> FlaskClient:
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

@@ -118,8 +118,11 @@ def can_edit(user: User, doc: Document) -> bool:
 
 def require_edit(user: User, doc: Document) -> None:
     if not can_edit(user, doc):
-        audit.record_denied("document", doc.id, {"wanted": "edit"}, actor=user)
-        raise PermissionDenied("You may read this document but not change it.")
+        raise PermissionDenied(
+            "You may read this document but not change it.",
+            object_type="document",
+            object_id=doc.id,
+        )
 
 
 def can_register(user: User) -> bool:
