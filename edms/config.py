@@ -57,6 +57,8 @@ SPEC: dict[str, Setting] = {
     "data_dir": Setting(str),
     "database_url": Setting(str),
     "storage_url": Setting(str),
+    "s3_access_key": Setting(str),
+    "s3_secret_key": Setting(str),
     "secret_key": Setting(str),
     "debug": Setting(bool),
     "demo": Setting(bool),

@@ -26,9 +26,13 @@ from edms.auth.models import Department, Role, User  # noqa: E402
 from edms.db import db  # noqa: E402
 from edms.documents.models import Document  # noqa: E402
 from edms.registry.models import Journal  # noqa: E402
+import storage  # noqa: E402
 from storage import LocalStore  # noqa: E402
+from tests.s3server import S3Server, s3_server  # noqa: E402
 
 PG_URL = os.environ.get("EDMS_TEST_DATABASE_URL", "")
+# "s3" runs the whole suite with documents stored on the S3 test server.
+TEST_STORAGE = os.environ.get("EDMS_TEST_STORAGE", "local")
 PASSWORD = "correct-horse-battery"
 
 
@@ -114,12 +118,32 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return application
 
 
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """An S3 server on loopback (moto, or the MinIO named by EDMS_TEST_S3_URL)."""
+    with s3_server() as server:
+        yield server
+
+
+def make_s3_store(server: S3Server, **options: str) -> storage.ObjectStore:
+    """A store on a new, empty bucket of the test server."""
+    return storage.from_url(
+        server.url(create="true", **options),
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+    )
+
+
 @pytest.fixture
-def store(app: Flask, tmp_path: Any) -> LocalStore:
-    """A fresh file store for each test, so tests can count what was stored."""
-    local = LocalStore(tmp_path / "files")
-    app.extensions["edms.storage"] = local
-    return local
+def store(app: Flask, tmp_path: Any, request: pytest.FixtureRequest) -> storage.ObjectStore:
+    """A fresh, empty store for each test (local, or S3 with EDMS_TEST_STORAGE=s3)."""
+    fresh: storage.ObjectStore
+    if TEST_STORAGE == "s3":
+        fresh = make_s3_store(request.getfixturevalue("s3"))
+    else:
+        fresh = LocalStore(tmp_path / "files")
+    app.extensions["edms.storage"] = fresh
+    return fresh
 
 
 @pytest.fixture

@@ -5,20 +5,26 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import storage
 from storage import LocalStore, MemoryStore, ObjectStore
+from tests.conftest import make_s3_store
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3", "s3-small-parts"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalStore(tmp_path / "store")
-    return MemoryStore()
+    if request.param == "memory":
+        return MemoryStore()
+    server = request.getfixturevalue("s3")
+    if request.param == "s3-small-parts":
+        # 5 MB parts (the S3 minimum): streams past one part take the multipart path.
+        return make_s3_store(server, part_size_mb="5")
+    return make_s3_store(server)
 
 
 class Unsized(io.RawIOBase):
@@ -137,7 +143,41 @@ def test_failed_stream_leaves_nothing(backend: ObjectStore, tmp_path: Path) -> N
         assert list((backend.root / "tmp").iterdir()) == []
 
 
-def chunks(total: int, size: int = 1 << 20) -> Iterator[bytes]:
-    while total > 0:
-        yield b"z" * min(size, total)
-        total -= size
+class BigThenBroken(io.RawIOBase):
+    """Twelve megabytes (past one 5 MB part), then the client goes away."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.sent >= 12 * 1024 * 1024:
+            raise ConnectionResetError("client went away")
+        self.sent += 1024 * 1024
+        return os.urandom(1024 * 1024)
+
+
+def test_failed_large_stream_leaves_nothing(backend: ObjectStore) -> None:
+    with pytest.raises(ConnectionResetError):
+        backend.put(BigThenBroken())
+    assert list(backend.keys()) == []
+
+
+def test_large_stream_over_the_limit_leaves_nothing(backend: ObjectStore) -> None:
+    with pytest.raises(storage.ObjectTooLarge):
+        backend.put(BigThenBroken(), size_limit=11 * 1024 * 1024)
+    assert list(backend.keys()) == []
+
+
+def test_large_object_round_trip(backend: ObjectStore) -> None:
+    data = os.urandom(13 * 1024 * 1024 + 17)
+    stored = backend.put(Unsized(data, piece=1 << 20))
+    assert stored.key == hashlib.sha256(data).hexdigest()
+    assert stored.size == len(data)
+    with backend.open(stored.key, start=6 * 1024 * 1024, length=100) as fh:
+        assert fh.read() == data[6 * 1024 * 1024 : 6 * 1024 * 1024 + 100]
+    again = backend.put(io.BytesIO(data))
+    assert again.created is False
+    assert list(backend.keys()) == [stored.key]
