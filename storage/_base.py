@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from storage._errors import InvalidKey, ObjectTooLarge
@@ -75,6 +75,17 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise ``StorageUnavailable`` unless the backend can be used now."""
+        ...
+
+    def incomplete(self, older_than: timedelta) -> Iterator[str]:
+        """Yield the names of leftovers of interrupted puts older than ``older_than``.
+
+        They are never objects (no key refers to them); only space is lost.
+        """
+        ...
+
+    def remove_incomplete(self, name: str) -> None:
+        """Remove one leftover named by :meth:`incomplete`."""
         ...
 
     def describe(self) -> str:

@@ -8,12 +8,12 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from storage._base import HashingReader, ObjectInfo, StoredObject, check_key
-from storage._errors import ObjectNotFound, StorageUnavailable
+from storage._errors import InvalidKey, ObjectNotFound, StorageUnavailable
 
 
 def _fsync_dir(path: Path) -> None:
@@ -164,6 +164,24 @@ class LocalStore:
             raise StorageUnavailable(
                 f"the storage directory is not writable: {exc.strerror}"
             ) from exc
+
+    def incomplete(self, older_than: timedelta) -> Iterator[str]:
+        if not self._tmp.is_dir():
+            return
+        cutoff = datetime.now(UTC) - older_than
+        for item in sorted(self._tmp.iterdir()):
+            try:
+                modified = datetime.fromtimestamp(item.stat().st_mtime, UTC)
+            except FileNotFoundError:
+                continue
+            if modified < cutoff:
+                yield item.name
+
+    def remove_incomplete(self, name: str) -> None:
+        if "/" in name or name.startswith(".") or not name.endswith(".part"):
+            raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
+        with contextlib.suppress(FileNotFoundError):
+            (self._tmp / name).unlink()
 
     def describe(self) -> str:
         return f"file://{self.root.resolve()}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from storage._base import HashingReader, ObjectInfo, StoredObject, check_key
-from storage._errors import ObjectNotFound, StorageUnavailable
+from storage._errors import InvalidKey, ObjectNotFound, StorageUnavailable
 
 
 class MemoryStore:
@@ -69,6 +69,12 @@ class MemoryStore:
 
     def check(self) -> None:
         self._up()
+
+    def incomplete(self, older_than: timedelta) -> Iterator[str]:
+        return iter(())  # a put either completes or leaves nothing
+
+    def remove_incomplete(self, name: str) -> None:
+        raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
 
     def describe(self) -> str:
         return "memory://"

@@ -20,7 +20,7 @@ from minio.retention import Retention
 from minio.sse import SseS3
 
 from storage._base import CHUNK_SIZE, HashingReader, ObjectInfo, StoredObject, check_key
-from storage._errors import ObjectNotFound, StorageError, StorageUnavailable
+from storage._errors import InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -331,6 +331,43 @@ class S3Store:
     def check(self) -> None:
         self._ready = False
         self._ensure()
+
+    def incomplete(self, older_than: timedelta) -> Iterator[str]:
+        """Temporary objects under ``incoming/`` and unfinished multipart uploads.
+
+        Names are ``object:<name>`` and ``upload:<upload id>:<name>``. One call
+        lists up to a thousand unfinished uploads; the next call finds the rest.
+        """
+        self._ensure()
+        cutoff = datetime.now(UTC) - older_than
+        prefix = f"{self.prefix}{INCOMING}"
+        client: Any = self._client
+        try:
+            for item in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                if item.last_modified is not None and item.last_modified < cutoff:
+                    yield f"object:{item.object_name}"
+            uploads = client._list_multipart_uploads(self.bucket, prefix=prefix)
+        except Exception as exc:
+            self._fail(exc)
+        for upload in uploads.uploads:
+            if upload.initiated_time is not None and upload.initiated_time < cutoff:
+                yield f"upload:{upload.upload_id}:{upload.object_name}"
+
+    def remove_incomplete(self, name: str) -> None:
+        kind, _, rest = name.partition(":")
+        incoming = f"{self.prefix}{INCOMING}"
+        client: Any = self._client
+        try:
+            if kind == "object" and rest.startswith(incoming):
+                self._client.remove_object(self.bucket, rest)
+                return
+            upload_id, _, object_name = rest.partition(":")
+            if kind == "upload" and upload_id and object_name.startswith(incoming):
+                client._abort_multipart_upload(self.bucket, object_name, upload_id)
+                return
+        except Exception as exc:
+            self._fail(exc)
+        raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
 
     def describe(self) -> str:
         scheme = "https" if self.secure else "http"

@@ -46,3 +46,23 @@ def test_memory_store_outage() -> None:
         store.put(io.BytesIO(b"x"))
     with pytest.raises(storage.StorageUnavailable):
         store.check()
+
+
+def test_leftovers_of_interrupted_puts(tmp_path: Path) -> None:
+    import os
+    import time
+    from datetime import timedelta
+
+    store = LocalStore(tmp_path)
+    store.check()
+    old = tmp_path / "tmp" / "dead.part"
+    old.write_bytes(b"half")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    (tmp_path / "tmp" / "live.part").write_bytes(b"still uploading")
+    assert list(store.incomplete(timedelta(minutes=30))) == ["dead.part"]
+    store.remove_incomplete("dead.part")
+    assert not old.exists()
+    for bad in ("../objects", ".hidden.part", "x/y.part", "notapart"):
+        with pytest.raises(storage.InvalidKey):
+            store.remove_incomplete(bad)
