@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 import click
 from flask import Flask, current_app
@@ -15,7 +16,11 @@ from edms.errors import EDMSError
 def _create_app() -> Flask:
     from edms import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except EDMSError as exc:  # a configuration problem: say it plainly, no traceback
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(2)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
@@ -34,6 +39,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(department_group)
     app.cli.add_command(user_group)
     app.cli.add_command(journal_group)
+    app.cli.add_command(storage_group)
 
 
 # Database --------------------------------------------------------------------
@@ -230,3 +236,130 @@ def journal_create(
     except EDMSError as exc:
         _fail(exc)
     click.echo(f"journal {journal.code} created")
+
+
+# Storage ---------------------------------------------------------------------
+
+
+def _progress(items: Iterable[str], total: int, label: str) -> Iterable[str]:
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc=label, unit="blob", file=sys.stderr, leave=False)
+
+
+@click.group("storage")
+def storage_group() -> None:
+    """Stored files: fixity checks, garbage collection, migration to another backend."""
+
+
+@storage_group.command("fixity")
+@click.option(
+    "--sample", type=click.IntRange(min=1), help="Check this many blobs, chosen at random."
+)
+@click.option(
+    "--since",
+    "since_days",
+    type=click.IntRange(min=0),
+    help="Only blobs stored in the last DAYS days.",
+)
+@with_appcontext
+def storage_fixity(sample: int | None, since_days: int | None) -> None:
+    """Re-read stored blobs, recompute their SHA-256 and record the result of each.
+
+    Exits with status 1 if any blob is changed, missing or unreadable. Suited to cron
+    or a systemd timer (see config/systemd/).
+    """
+    from datetime import timedelta
+
+    from edms.blobs import services
+
+    since = timedelta(days=since_days) if since_days is not None else None
+    report = services.fixity(sample=sample, since=since, progress=_progress)
+    click.echo(f"checked {report.checked} blobs: {report.ok} intact, {len(report.damaged)} damaged")
+    for key, status in sorted(report.damaged.items()):
+        click.echo(f"  {status:<10} {key}")
+    if not report.clean:
+        sys.exit(1)
+
+
+@storage_group.command("gc")
+@click.option(
+    "--grace-hours",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Keep unreferenced blobs younger than this (their upload may still be committing).",
+)
+@click.option("--delete", "delete_now", is_flag=True, help="Delete; without it, only list.")
+@with_appcontext
+def storage_gc(grace_hours: int, delete_now: bool) -> None:
+    """List (or with --delete remove) blobs that no document refers to."""
+    from datetime import timedelta
+
+    from edms.blobs import services
+
+    report = services.gc(timedelta(hours=grace_hours), delete_now=delete_now, progress=_progress)
+    verb = "deleted" if delete_now else "would delete"
+    for key in report.unreferenced:
+        click.echo(f"{verb} blob {key}")
+    for name in report.leftovers:
+        click.echo(f"{verb} leftover {name}")
+    click.echo(
+        f"{len(report.unreferenced)} unreferenced blobs and {len(report.leftovers)} leftovers "
+        f"{verb}; {report.too_recent} unreferenced blobs kept inside the grace period"
+        + ("" if delete_now else " (dry run: add --delete to delete)")
+    )
+
+
+@storage_group.command("migrate")
+@click.option("--to", "target_url", required=True, help="Storage URL of the new backend.")
+@click.option(
+    "--access-key",
+    envvar="TARGET_S3_ACCESS_KEY",
+    help="S3 access key of the target [TARGET_S3_ACCESS_KEY].",
+)
+@click.option(
+    "--secret-key",
+    envvar="TARGET_S3_SECRET_KEY",
+    help="S3 secret key of the target [TARGET_S3_SECRET_KEY].",
+)
+@click.option(
+    "--switch",
+    is_flag=True,
+    help="After a complete copy, point storage_url in the EDMS_CONFIG file at the target.",
+)
+@with_appcontext
+def storage_migrate(
+    target_url: str, access_key: str | None, secret_key: str | None, switch: bool
+) -> None:
+    """Copy every blob to another backend, verifying each copy; resumable.
+
+    The configuration keeps pointing at the old backend unless --switch is given
+    and every blob was copied.
+    """
+    import os
+
+    import storage
+    from edms.blobs import services
+
+    try:
+        target = storage.from_url(target_url, access_key=access_key, secret_key=secret_key)
+        report = services.migrate(target, progress=_progress)
+    except storage.StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"copied {report.copied} blobs to {target.describe()}, "
+        f"{report.already_there} were there already, {len(report.failed)} failed"
+    )
+    for key, reason in sorted(report.failed.items()):
+        click.echo(f"  failed {key}: {reason}", err=True)
+    if report.failed:
+        raise click.ClickException("the migration is incomplete; run it again to resume")
+    if not switch:
+        click.echo(f"the configuration is unchanged; set storage_url = {target_url!r} to switch")
+        return
+    config = os.environ.get("EDMS_CONFIG")
+    if not config:
+        raise click.ClickException("--switch needs EDMS_CONFIG to name the configuration file")
+    services.switch_storage_url(config, target_url)
+    click.echo(f"storage_url in {config} now points at {target.describe()}")

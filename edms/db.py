@@ -93,6 +93,20 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def insert_ignoring_duplicates(model: type[Base], **values: Any) -> None:
+    """INSERT a row unless one with the same key exists (ON CONFLICT DO NOTHING).
+
+    Concurrent callers on PostgreSQL wait for each other instead of failing.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise RuntimeError(f"EDMS runs on PostgreSQL or SQLite, not {dialect}")
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
 class Database:
     """Engine and scoped session for a Flask app."""
 

@@ -2,6 +2,7 @@
 
 from edms.audit.models import AuditEvent
 from edms.auth.models import ApiToken, Department, LoginThrottle, User, UserRole
+from edms.blobs.models import Blob, FixityCheck
 from edms.documents.models import (
     Document,
     DocumentAccess,
@@ -14,6 +15,7 @@ from edms.registry.models import DocumentType, Journal, JournalSequence
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Blob",
     "Department",
     "Document",
     "DocumentAccess",
@@ -21,6 +23,7 @@ __all__ = [
     "DocumentLink",
     "DocumentType",
     "DocumentVersion",
+    "FixityCheck",
     "Journal",
     "JournalSequence",
     "LoginThrottle",

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, or_, select, true
-from sqlalchemy.orm import Session
 
 import storage
 from edms.audit import services as audit
 from edms.audit.models import AuditEvent
 from edms.auth.models import Department, Role, User
 from edms.auth.services import subtree_ids
+from edms.blobs import services as blobs
+from edms.blobs.services import get_store
 from edms.db import db, on_abort
 from edms.documents.models import (
     LANGUAGES,
@@ -61,11 +62,6 @@ EDITABLE_FIELDS = (
 )
 # Personal identifiers: audited as "changed", never with their values.
 PERSONAL_FIELDS = frozenset({"correspondent_tin", "correspondent_pinfl"})
-
-
-def get_store() -> storage.ObjectStore:
-    store: storage.ObjectStore = current_app.extensions["edms.storage"]
-    return store
 
 
 def today() -> date:
@@ -290,18 +286,8 @@ def store_upload(upload: Upload) -> StoredFile:
     except storage.StorageError as exc:
         raise from_storage_error(exc) from exc
     if stored.created:
-        on_abort(lambda: _discard_blob(store, stored.key))
+        on_abort(lambda: blobs.discard_if_unreferenced(store, stored.key))
     return StoredFile(filename, media_type, stored)
-
-
-def _discard_blob(store: storage.ObjectStore, key: str) -> None:
-    """Remove a blob a failed request stored, unless a committed version refers to it."""
-    bind = current_app.extensions["edms.db"]["bind"]
-    with Session(bind=bind, join_transaction_mode="create_savepoint") as session:
-        used = session.scalar(select(DocumentVersion.id).where(DocumentVersion.storage_key == key))
-    if used is None:
-        store.delete(key)
-        logger.info("removed blob %s left by a failed request", key[:12])
 
 
 def _new_version(doc: Document, user: User, file: StoredFile, comment: str = "") -> DocumentVersion:
@@ -322,6 +308,7 @@ def _new_version(doc: Document, user: User, file: StoredFile, comment: str = "")
         author_id=user.id,
         comment=comment,
     )
+    blobs.record(file.stored)
     db.session.add(version)
     db.session.flush()
     return version

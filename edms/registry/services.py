@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from edms.audit import services as audit
 from edms.auth.services import CODE_RE, get_department
-from edms.db import db
+from edms.db import db, insert_ignoring_duplicates
 from edms.errors import Conflict, NotFound, ValidationError
 from edms.registry.models import Direction, DocumentType, Journal, JournalSequence
 
@@ -66,15 +64,7 @@ def next_number(journal: Journal, year: int) -> int:
     registrations queue up and each gets its own consecutive number; a rolled
     back registration gives its number back, so the sequence has no gaps.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if insert is None:
-        raise RuntimeError(f"numbering needs PostgreSQL or SQLite, not {dialect}")
-    db.session.execute(
-        insert(JournalSequence)
-        .values(journal_id=journal.id, year=year, last_value=0)
-        .on_conflict_do_nothing()
-    )
+    insert_ignoring_duplicates(JournalSequence, journal_id=journal.id, year=year, last_value=0)
     value = db.session.execute(
         update(JournalSequence)
         .where(JournalSequence.journal_id == journal.id, JournalSequence.year == year)
