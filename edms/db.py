@@ -182,9 +182,35 @@ def _run_callbacks(callbacks: list[AbortCallback]) -> None:
             logger.exception("a callback after the end of a session failed")
 
 
+def end_read_only_transaction() -> None:
+    """End the current transaction if it has written nothing yet.
+
+    Call before slow work that needs no database, such as streaming an upload
+    to storage: on SQLite an open transaction holds the write lock (BEGIN
+    IMMEDIATE) and would make every other request wait for the upload. Loaded
+    objects stay usable; the next query starts a new transaction.
+    """
+    session = db.session()
+    if session.info.get("wrote") or session.new or session.dirty or session.deleted:
+        return
+    if session.in_transaction():
+        session.commit()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session: Session, _context: Any) -> None:
+    session.info["wrote"] = True
+
+
 @event.listens_for(Session, "after_commit")
 def _forget_abort_callbacks(session: Session) -> None:
     session.info.pop("on_abort", None)
+    session.info.pop("wrote", None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_writes(session: Session, _previous: Any) -> None:
+    session.info.pop("wrote", None)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -20,7 +20,7 @@ from edms.auth.models import Department, Role, User
 from edms.auth.services import subtree_ids
 from edms.blobs import services as blobs
 from edms.blobs.services import get_store
-from edms.db import db, on_abort
+from edms.db import db, end_read_only_transaction, on_abort
 from edms.documents.models import (
     LANGUAGES,
     AccessReason,
@@ -386,6 +386,7 @@ def register(user: User, raw: Mapping[str, Any], upload: Upload | None) -> Docum
         raise ValidationError({**exc.errors, **file_errors}) from None
     if file_errors or upload is None:
         raise ValidationError(file_errors)
+    end_read_only_transaction()  # no database lock while the file streams in
     file = store_upload(upload)
     journal: Journal = values.pop("journal")
     reply_to: Document | None = values.pop("reply_to")
@@ -442,6 +443,7 @@ def add_version(
         raise ValidationError({"comment": problem})
     if upload is None:
         raise ValidationError({"file": "a file is required"})
+    end_read_only_transaction()  # no database lock while the file streams in
     file = store_upload(upload)
     version = _new_version(doc, user, file, comment.strip())
     doc.updated_at = version.created_at

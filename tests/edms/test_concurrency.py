@@ -54,3 +54,55 @@ def test_parallel_registrations_get_distinct_consecutive_numbers(committing_app:
         numbers = sorted(d.sequence_number for d in docs)
         assert numbers == list(range(1, THREADS + 1))
         assert len({d.registration_number for d in docs}) == THREADS
+
+
+def test_a_slow_upload_does_not_block_other_registrations(committing_app: Flask) -> None:
+    """While one file streams in, no database lock is held (SQLite would block everyone)."""
+    with committing_app.app_context():
+        auth.create_department("SLOW", "Slow uploads")
+        auth.create_user("slowpoke", ["clerk"], password=PASSWORD, department_code="SLOW")
+        registry.create_journal("SLOWJ", "SL", "Slow journal", "incoming")
+        db.session.commit()
+
+    streaming = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    class Trickle:
+        def __init__(self) -> None:
+            self.parts = [b"first part ", b"second part"]
+
+        def read(self, size: int = -1) -> bytes:
+            if not self.parts:
+                return b""
+            if len(self.parts) == 1:
+                streaming.set()
+                release.wait(timeout=60)  # the client is slow
+            return self.parts.pop(0)
+
+    def register(title: str, stream: object) -> None:
+        try:
+            with committing_app.app_context():
+                user = auth.get_user("slowpoke")
+                raw = {"title": title, "journal": "SLOWJ"}
+                services.register(user, raw, services.Upload(f"{title}.txt", stream))  # type: ignore[arg-type]
+                db.session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    slow = threading.Thread(target=register, args=("slow", Trickle()))
+    slow.start()
+    assert streaming.wait(timeout=30)
+    quick = threading.Thread(target=register, args=("quick", io.BytesIO(b"quick")))
+    quick.start()
+    quick.join(timeout=20)
+    finished_while_slow_was_streaming = not quick.is_alive()
+    release.set()
+    slow.join(timeout=30)
+    quick.join(timeout=30)
+    assert not errors, errors
+    assert finished_while_slow_was_streaming
+    with committing_app.app_context():
+        rows = db.session.execute(select(Document.title, Document.sequence_number)).all()
+        numbers = dict(rows)
+        assert numbers == {"quick": 1, "slow": 2}
