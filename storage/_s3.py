@@ -6,16 +6,20 @@ import base64
 import hashlib
 import io
 import logging
-import uuid
+import os
+import stat
+import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, NoReturn
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import COMPLIANCE, GOVERNANCE, ComposeSource
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error
+from minio.helpers import genheaders
 from minio.retention import Retention
 from minio.sse import SseS3
 
@@ -25,7 +29,7 @@ from storage._errors import InvalidKey, ObjectNotFound, StorageError, StorageUna
 logger = logging.getLogger(__name__)
 
 OBJECTS = "objects/"
-INCOMING = "incoming/"
+MAX_PARTS = 10_000  # S3's limit on the parts of one upload
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 # What urllib3 raises when the server cannot be reached or the connection breaks.
 _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
@@ -40,6 +44,13 @@ class _Response(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def readall(self) -> bytes:
+        try:
+            data: bytes = self._response.read()
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"reading from S3 failed: {exc}") from exc
+        return data
 
     def readinto(self, buffer: Any) -> int:
         try:
@@ -57,15 +68,22 @@ class _Response(io.RawIOBase):
         super().close()
 
 
+def _regular_file(stream: BinaryIO) -> BinaryIO | None:
+    """The stream if it is a seekable regular file with a descriptor, else None."""
+    try:
+        fd = stream.fileno()
+        stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return stream if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
 class S3Store:
     """Objects under ``<prefix>objects/<sha256>`` in one bucket.
 
-    A stream that fits in ``part_size`` is hashed in memory and written once to
-    its final key. A larger one goes up as a multipart upload to a temporary
-    ``incoming/`` key, hashed on the way, and is then copied server-side to its
-    final key; memory stays at a few parts whatever the size. A half-written
-    object is never under a final key. Optional: SSE-S3 encryption, object-lock
-    retention (WORM) for buckets created with object lock.
+    See :meth:`put` for how streams of unknown length reach their content
+    address; a half-written object never appears under a key. Optional: SSE-S3
+    encryption, object-lock retention (WORM) for buckets made with object lock.
     """
 
     def __init__(
@@ -84,7 +102,9 @@ class S3Store:
         retention_mode: str = "GOVERNANCE",
         timeout: float = 60.0,
         retries: int = 3,
-        part_size: int = 16 * 1024 * 1024,
+        part_size: int = 8 * 1024 * 1024,
+        parallel: int = 3,
+        spool_dir: str | None = None,
     ) -> None:
         if retention_mode.upper() not in (GOVERNANCE, COMPLIANCE):
             raise ValueError("retention_mode must be GOVERNANCE or COMPLIANCE")
@@ -97,6 +117,8 @@ class S3Store:
         self.retention_days = retention_days
         self.retention_mode = retention_mode.upper()
         self.part_size = max(part_size, 5 * 1024 * 1024)
+        self.parallel = max(parallel, 1)
+        self.spool_dir = spool_dir
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
             maxsize=16,
@@ -120,8 +142,12 @@ class S3Store:
 
     # Names -----------------------------------------------------------------
 
+    @property
+    def _objects(self) -> str:
+        return f"{self.prefix}{OBJECTS}"
+
     def _name(self, key: str) -> str:
-        return f"{self.prefix}{OBJECTS}{check_key(key)}"
+        return f"{self._objects}{check_key(key)}"
 
     # Errors ----------------------------------------------------------------
 
@@ -167,122 +193,131 @@ class S3Store:
             raise
         return True
 
-    def _write_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if self.encrypt:
-            options["sse"] = SseS3()
-        if self.retention_days:
+    def _headers(self, *, with_retention: bool = True) -> dict[str, Any]:
+        """Headers of a new object: SSE, and object-lock retention unless told otherwise."""
+        retention = None
+        if with_retention and self.retention_days:
             until = datetime.now(UTC) + timedelta(days=self.retention_days)
-            options["retention"] = Retention(self.retention_mode, until)
-        return options
+            retention = Retention(self.retention_mode, until)
+        headers: dict[str, Any] = genheaders(
+            {"Content-Type": "application/octet-stream"},
+            SseS3() if self.encrypt else None,
+            None,
+            retention,
+            False,
+        )
+        return headers
 
     # ObjectStore -----------------------------------------------------------
 
     def put(self, stream: BinaryIO, *, size_limit: int | None = None) -> StoredObject:
+        """Store a stream of any length, by the SHA-256 of its content.
+
+        Up to ``part_size`` bytes are hashed in memory and written with one
+        conditional PUT (If-None-Match), so existing content is never rewritten.
+        Anything longer goes to its final key as a multipart upload of parallel
+        parts read from a file: the stream itself when it is a regular file
+        (an upload the web server spooled already), else an anonymous temporary
+        file it is spooled to while hashed. Memory stays at a few parts, and the
+        object appears whole or not at all.
+        """
         self._ensure()
+        source = _regular_file(stream)
+        if source is not None:
+            return self._put_file(source, size_limit)
         reader = HashingReader(stream, size_limit)
         chunks = reader.chunks(CHUNK_SIZE)
         head = bytearray()
         for chunk in chunks:
             head += chunk
             if len(head) > self.part_size:
-                return self._put_large(bytes(head), reader)
-        key = reader.sha256
-        if self.exists(key):
-            return StoredObject(key, reader.size, key, created=False)
-        # The server checks the body against our SHA-256 (object lock also demands a checksum).
-        checksum = {
-            "x-amz-sdk-checksum-algorithm": "SHA256",
-            "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(key)).decode(),
-        }
+                with tempfile.TemporaryFile(dir=self.spool_dir) as spool:
+                    spool.write(head)
+                    del head
+                    for rest in chunks:
+                        spool.write(rest)
+                    spool.flush()
+                    return self._put_parts(spool.fileno(), 0, reader.sha256, reader.size)
+        return self._put_small(bytes(head), reader.sha256)
+
+    def _put_small(self, data: bytes, key: str) -> StoredObject:
+        headers = self._headers()
+        headers["If-None-Match"] = "*"
+        headers["x-amz-sdk-checksum-algorithm"] = "SHA256"  # the server checks our SHA-256
+        headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(key)).decode()
+        client: Any = self._client  # minio's put_object cannot send If-None-Match
         try:
-            self._client.put_object(
-                self.bucket,
-                self._name(key),
-                io.BytesIO(head),
-                len(head),
-                metadata=checksum,  # type: ignore[arg-type]
-                **self._write_options(),
+            client._put_object(self.bucket, self._name(key), data, headers)
+        except S3Error as exc:
+            if exc.code == "PreconditionFailed":  # the same content is stored already
+                return StoredObject(key, len(data), key, created=False)
+            self._fail(exc)
+        except Exception as exc:
+            self._fail(exc)
+        return StoredObject(key, len(data), key, created=True)
+
+    def _put_file(self, source: BinaryIO, size_limit: int | None) -> StoredObject:
+        """Hash a regular file from its position to its end, then upload it from there."""
+        source.flush()  # pread below sees the file, not the stream's buffer
+        start = source.tell()
+        reader = HashingReader(source, size_limit)
+        for _ in reader.chunks(CHUNK_SIZE):
+            pass
+        if reader.size <= self.part_size:
+            source.seek(start)
+            return self._put_small(source.read(), reader.sha256)
+        return self._put_parts(source.fileno(), start, reader.sha256, reader.size)
+
+    def _put_parts(self, fd: int, start: int, key: str, size: int) -> StoredObject:
+        if self.exists(key):
+            return StoredObject(key, size, key, created=False)
+        self._upload_parts(self._name(key), fd, start, size)
+        return StoredObject(key, size, key, created=True)
+
+    def _upload_parts(self, name: str, fd: int, start: int, size: int) -> None:
+        """Multipart upload of ``size`` bytes of a file from ``start``, ``parallel`` parts at a
+        time; aborted on any error. The file is read with pread, so it is shared safely."""
+        part_size = max(self.part_size, -(-size // MAX_PARTS))
+        count = -(-size // part_size)
+        client: Any = self._client  # minio has no public part-by-part upload
+        # Over plain HTTP minio signs each part's SHA-256 but sends no MD5, which servers
+        # demand for object-lock buckets; over HTTPS minio adds the MD5 itself.
+        md5 = self.retention_days > 0 and not self.secure
+
+        def send(number: int) -> Part:
+            offset = (number - 1) * part_size
+            data = os.pread(fd, min(part_size, size - offset), start + offset)
+            headers = {}
+            if md5:
+                digest = hashlib.md5(data).digest()  # noqa: S324 - the checksum S3 asks for
+                headers["Content-MD5"] = base64.b64encode(digest).decode()
+            etag = client._upload_part(self.bucket, name, data, headers, upload_id, number)
+            return Part(number, etag)
+
+        try:
+            # Retention is set once the object exists: not every server takes it here.
+            upload_id = client._create_multipart_upload(
+                self.bucket, name, self._headers(with_retention=False)
             )
         except Exception as exc:
             self._fail(exc)
-        return StoredObject(key, reader.size, key, created=True)
-
-    def _put_large(self, head: bytes, reader: HashingReader) -> StoredObject:
-        temp = f"{self.prefix}{INCOMING}{uuid.uuid4().hex}"
-        self._upload_parts(temp, head, reader)
         try:
-            key = reader.sha256
-            created = not self.exists(key)
-            if created:
-                options = self._write_options()
-                retention = options.pop("retention", None)
-                name = self._name(key)
-                self._client.compose_object(
-                    self.bucket, name, [ComposeSource(self.bucket, temp)], **options
+            with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+                parts = list(pool.map(send, range(1, count + 1)))
+            client._complete_multipart_upload(self.bucket, name, upload_id, parts)
+            if self.retention_days:
+                until = datetime.now(UTC) + timedelta(days=self.retention_days)
+                self._client.set_object_retention(
+                    self.bucket, name, Retention(self.retention_mode, until)
                 )
-                if retention is not None:
-                    # Set apart from the copy: some servers want a checksum on a copy with
-                    # lock headers, which a copy has no body for. Not referenced before this.
-                    self._client.set_object_retention(self.bucket, name, retention)
-        except Exception as exc:
-            self._fail(exc)
-        finally:
-            self._remove_quietly(temp)
-        return StoredObject(key, reader.size, key, created=created)
-
-    def _parts(self, head: bytes, reader: HashingReader) -> Iterator[bytes]:
-        """``head`` and the rest of the stream in parts of ``part_size`` (the last may be short)."""
-        buffer = bytearray(head)
-        for chunk in reader.chunks(CHUNK_SIZE):
-            buffer += chunk
-            while len(buffer) >= self.part_size:
-                yield bytes(buffer[: self.part_size])
-                del buffer[: self.part_size]
-        if buffer:
-            yield bytes(buffer)
-
-    def _upload_parts(self, name: str, head: bytes, reader: HashingReader) -> None:
-        """A multipart upload holding one part in memory at a time; aborted on any error.
-
-        Errors of the caller's stream (and the size limit) pass through unchanged.
-        Each part carries its MD5, so the server refuses a part damaged on the way.
-        """
-        headers: dict[str, Any] = {"Content-Type": "application/octet-stream"}
-        if self.encrypt:
-            headers.update(SseS3().headers())
-        client: Any = self._client  # minio has no public part-by-part upload
-        try:
-            upload_id = client._create_multipart_upload(self.bucket, name, headers)
-        except Exception as exc:
-            self._fail(exc)
-        parts: list[Part] = []
-        try:
-            for number, data in enumerate(self._parts(head, reader), start=1):
-                md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - S3's checksum
-                try:
-                    etag = client._upload_part(
-                        self.bucket, name, data, {"Content-MD5": md5}, upload_id, number
-                    )
-                except Exception as exc:
-                    self._fail(exc)
-                parts.append(Part(number, etag))
-            try:
-                client._complete_multipart_upload(self.bucket, name, upload_id, parts)
-            except Exception as exc:
-                self._fail(exc)
-        except BaseException:
+        except BaseException as exc:
             try:
                 client._abort_multipart_upload(self.bucket, name, upload_id)
-            except Exception as exc:  # left for `edms storage gc`
-                logger.warning("could not abort upload of %s: %s", name, type(exc).__name__)
+            except Exception as abort_exc:  # left for `edms storage gc`
+                logger.warning("could not abort upload of %s: %s", name, type(abort_exc).__name__)
+            if isinstance(exc, Exception):
+                self._fail(exc)
             raise
-
-    def _remove_quietly(self, name: str) -> None:
-        try:
-            self._client.remove_object(self.bucket, name)
-        except Exception as exc:  # left for `edms storage gc`; never hides the real outcome
-            logger.warning("could not remove temporary object %s: %s", name, type(exc).__name__)
 
     def open(self, key: str, *, start: int = 0, length: int | None = None) -> BinaryIO:
         name = self._name(key)
@@ -333,20 +368,15 @@ class S3Store:
         self._ensure()
 
     def incomplete(self, older_than: timedelta) -> Iterator[str]:
-        """Temporary objects under ``incoming/`` and unfinished multipart uploads.
+        """Unfinished multipart uploads, named ``upload:<upload id>:<object name>``.
 
-        Names are ``object:<name>`` and ``upload:<upload id>:<name>``. One call
-        lists up to a thousand unfinished uploads; the next call finds the rest.
+        One call lists up to a thousand of them; the next call finds the rest.
         """
         self._ensure()
         cutoff = datetime.now(UTC) - older_than
-        prefix = f"{self.prefix}{INCOMING}"
         client: Any = self._client
         try:
-            for item in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
-                if item.last_modified is not None and item.last_modified < cutoff:
-                    yield f"object:{item.object_name}"
-            uploads = client._list_multipart_uploads(self.bucket, prefix=prefix)
+            uploads = client._list_multipart_uploads(self.bucket, prefix=self._objects)
         except Exception as exc:
             self._fail(exc)
         for upload in uploads.uploads:
@@ -355,19 +385,14 @@ class S3Store:
 
     def remove_incomplete(self, name: str) -> None:
         kind, _, rest = name.partition(":")
-        incoming = f"{self.prefix}{INCOMING}"
+        upload_id, _, object_name = rest.partition(":")
+        if kind != "upload" or not upload_id or not object_name.startswith(self._objects):
+            raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
         client: Any = self._client
         try:
-            if kind == "object" and rest.startswith(incoming):
-                self._client.remove_object(self.bucket, rest)
-                return
-            upload_id, _, object_name = rest.partition(":")
-            if kind == "upload" and upload_id and object_name.startswith(incoming):
-                client._abort_multipart_upload(self.bucket, object_name, upload_id)
-                return
+            client._abort_multipart_upload(self.bucket, object_name, upload_id)
         except Exception as exc:
             self._fail(exc)
-        raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
 
     def describe(self) -> str:
         scheme = "https" if self.secure else "http"

@@ -21,12 +21,12 @@ for _name in list(os.environ):
     if _name.startswith("EDMS_") and not _name.startswith("EDMS_TEST_"):
         del os.environ[_name]
 
+import storage  # noqa: E402
 from edms import create_app, migrate  # noqa: E402
 from edms.auth.models import Department, Role, User  # noqa: E402
 from edms.db import db  # noqa: E402
 from edms.documents.models import Document  # noqa: E402
 from edms.registry.models import Journal  # noqa: E402
-import storage  # noqa: E402
 from storage import LocalStore  # noqa: E402
 from tests.s3server import S3Server, s3_server  # noqa: E402
 
@@ -96,6 +96,7 @@ def committing_app(fresh_database_url: str, tmp_path: Any) -> Iterator[Flask]:
         }
     )
     application.config["TESTING"] = True
+    application.test_client_class = IsolatedClient
     yield application
     application.extensions["edms.db"]["engine"].dispose()
 
@@ -115,6 +116,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
         }
     )
     application.config["TESTING"] = True
+    application.test_client_class = IsolatedClient
     return application
 
 
@@ -182,7 +184,6 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def client(app: Flask, db_conn: sa.Connection) -> FlaskClient:
-    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

@@ -253,6 +253,13 @@ class _Prepended:
         return self._stream.read(size)
 
 
+def _seekable(stream: IO[bytes]) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class StoredFile:
     filename: str
@@ -276,13 +283,19 @@ def check_upload_name(upload: Upload | None) -> str:
 def store_upload(upload: Upload) -> StoredFile:
     """Stream an upload into storage; if the transaction then fails, the new blob is removed."""
     filename = check_upload_name(upload)
-    head = upload.stream.read(SNIFF_BYTES)
+    stream = upload.stream
+    start = stream.tell() if _seekable(stream) else None
+    head = stream.read(SNIFF_BYTES)
     if not head:
         raise ValidationError({"file": "the file is empty"})
     media_type = sniff(head, filename)
+    if start is not None:  # a spooled upload: hand the file itself to storage
+        stream.seek(start)
+    else:
+        stream = _Prepended(head, stream)  # type: ignore[assignment]
     store = get_store()
     try:
-        stored = store.put(_Prepended(head, upload.stream), size_limit=_max_upload())  # type: ignore[arg-type]
+        stored = store.put(stream, size_limit=_max_upload())  # type: ignore[arg-type]
     except storage.StorageError as exc:
         raise from_storage_error(exc) from exc
     if stored.created:

@@ -117,7 +117,10 @@ def test_killed_upload(committing_app: Flask, storage_url, tmp_path: Path) -> No
             assert store.exists(key), "a record points to a missing file"
         report = blobs.gc(timedelta(0))
         assert report.unreferenced == []  # the lost upload never became an object
-        assert report.leftovers, "the interrupted upload left nothing to clean up?"
+        if isinstance(store, storage.LocalStore):  # its temporary file is still there
+            assert report.leftovers
+        else:  # spooled to an anonymous file that died with the process: nothing on S3
+            assert report.leftovers == []
         blobs.gc(timedelta(0), delete_now=True)
         assert list(store.incomplete(timedelta(0))) == []
         assert len(list(store.keys())) == 1

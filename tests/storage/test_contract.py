@@ -181,3 +181,21 @@ def test_large_object_round_trip(backend: ObjectStore) -> None:
     again = backend.put(io.BytesIO(data))
     assert again.created is False
     assert list(backend.keys()) == [stored.key]
+
+
+@pytest.mark.parametrize("size", [1000, 13 * 1024 * 1024 + 5], ids=["small", "large"])
+def test_put_from_a_file_reads_from_its_position(
+    backend: ObjectStore, tmp_path: Path, size: int
+) -> None:
+    data = os.urandom(size)
+    path = tmp_path / "upload.bin"
+    path.write_bytes(b"HEADER" + data)
+    with open(path, "rb") as fh:
+        fh.seek(6)  # what is before the position is not part of the object
+        stored = backend.put(fh)
+    assert stored.key == hashlib.sha256(data).hexdigest()
+    assert stored.size == size
+    with backend.open(stored.key) as fh:
+        assert fh.read() == data
+    with open(path, "rb") as fh, pytest.raises(storage.ObjectTooLarge):
+        backend.put(fh, size_limit=size - 1)
