@@ -378,7 +378,8 @@ def test_download_a_version(
     assert first.mimetype == "text/plain"
     disposition, params = parse_options_header(first.headers["Content-Disposition"])
     assert disposition == "attachment"
-    assert params["filename"] == 'Отчёт "итог".pdf'
+    assert params["filename"] == 'Отчёт "итог".pdf'  # from filename*, in UTF-8
+    assert "filename=document.pdf;" in first.headers["Content-Disposition"]  # ASCII fallback
     assert "\n" not in first.headers["Content-Disposition"]
     assert first.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in first.headers["Content-Security-Policy"]
