@@ -98,12 +98,14 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from edms.api import init_api
     from edms.auth.views import bp as auth_bp
+    from edms.blobs.views import bp as files_bp
     from edms.documents.views import bp as documents_bp
     from edms.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(documents_bp)
+    app.register_blueprint(files_bp)
     init_api(app)
 
     from edms.cli import register_cli

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import storage
 from edms.errors import ConfigError
+
+#: Where the application serves app-signed download links (backends that cannot presign).
+FILES_PATH = "/files"
+
+
+def url_signer(settings: dict[str, Any]) -> storage.UrlSigner:
+    """The signer of download links, with a key of its own derived from the secret key."""
+    secret = hmac.new(
+        settings["secret_key"].encode(), b"edms storage download links", hashlib.sha256
+    ).digest()
+    return storage.UrlSigner(secret, FILES_PATH)
 
 
 def build_storage(settings: dict[str, Any]) -> storage.ObjectStore:
@@ -14,6 +27,7 @@ def build_storage(settings: dict[str, Any]) -> storage.ObjectStore:
             settings["storage_url"],
             access_key=settings["s3_access_key"] or None,
             secret_key=settings["s3_secret_key"] or None,
+            signer=url_signer(settings),
         )
     except storage.InvalidStorageURL as exc:
         raise ConfigError(f"storage_url: {exc}") from None

@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from storage._base import CHUNK_SIZE, ObjectInfo, ObjectStore, StoredObject, check_key
+from storage._base import (
+    CHUNK_SIZE,
+    ObjectInfo,
+    ObjectStore,
+    StoredObject,
+    check_key,
+    content_disposition,
+)
 from storage._errors import (
     InvalidKey,
     InvalidStorageURL,
@@ -24,6 +31,7 @@ from storage._errors import (
 from storage._local import LocalStore
 from storage._memory import MemoryStore
 from storage._s3 import S3Store
+from storage._signing import UrlSigner
 
 __all__ = [
     "CHUNK_SIZE",
@@ -39,7 +47,9 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoredObject",
+    "UrlSigner",
     "check_key",
+    "content_disposition",
     "from_url",
 ]
 
@@ -111,7 +121,11 @@ def _s3_from_url(url: str, access_key: str | None, secret_key: str | None) -> S3
 
 
 def from_url(
-    url: str, *, access_key: str | None = None, secret_key: str | None = None
+    url: str,
+    *,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    signer: UrlSigner | None = None,
 ) -> ObjectStore:
     """Build a store from its URL.
 
@@ -119,17 +133,19 @@ def from_url(
     - ``s3://host:port/bucket[/prefix]?secure=false&region=..&create=true&encrypt=true``
       ``&retention_days=N&retention_mode=GOVERNANCE|COMPLIANCE&timeout=S&retries=N``
       ``&part_size_mb=N``: :class:`S3Store`; credentials come as arguments, never in the URL.
+
+    ``signer`` makes download URLs of the backends that cannot presign (local, memory).
     - ``memory://``: :class:`MemoryStore`.
     """
     parts = urlsplit(url)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise InvalidStorageURL("a file storage URL looks like file:///absolute/path")
-        return LocalStore(unquote(parts.path))
+        return LocalStore(unquote(parts.path), signer=signer)
     if parts.scheme == "s3":
         return _s3_from_url(url, access_key, secret_key)
     if parts.scheme == "memory":
-        return MemoryStore()
+        return MemoryStore(signer=signer)
     raise InvalidStorageURL(
         f"unknown storage URL scheme {parts.scheme!r}; use file://, s3:// or memory://"
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from storage._errors import InvalidKey, ObjectTooLarge
 
@@ -92,6 +94,21 @@ class ObjectStore(Protocol):
         """A printable description of the backend with no secrets in it."""
         ...
 
+    def url(
+        self,
+        key: str,
+        *,
+        expires: timedelta,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """A URL that downloads the object until ``expires`` has passed.
+
+        Presigned by S3 itself; signed for the application to serve for the others
+        (which need a :class:`UrlSigner`, else ``StorageError``).
+        """
+        ...
+
 
 class HashingReader:
     """Reads a stream in chunks, hashing and counting, enforcing a size limit."""
@@ -116,3 +133,20 @@ class HashingReader:
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
+
+
+def content_disposition(filename: str) -> dict[str, str]:
+    """Parameters of a Content-Disposition header for ``filename``.
+
+    ``filename`` is an ASCII fallback for old clients (an all-Cyrillic name
+    becomes ``document.pdf``, not a bare ``.pdf``); a non-ASCII name is also
+    given as ``filename*`` in UTF-8 (RFC 6266). The values are not quoted yet.
+    """
+    if filename.isascii():
+        return {"filename": filename}
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r"[^A-Za-z0-9 ._()-]+", "", ascii_name).strip()
+    stem, dot, ext = ascii_name.rpartition(".")
+    if not any(ch.isalnum() for ch in (stem if dot else ascii_name)):
+        ascii_name = f"document.{ext}" if dot and ext.isalnum() else "document"
+    return {"filename": ascii_name, "filename*": "UTF-8''" + quote(filename, safe="")}

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage._base import HashingReader, ObjectInfo, StoredObject, check_key
-from storage._errors import InvalidKey, ObjectNotFound, StorageUnavailable
+from storage._errors import InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
+from storage._signing import UrlSigner
 
 
 def _fsync_dir(path: Path) -> None:
@@ -68,8 +69,9 @@ class LocalStore:
     or not at all, even after a crash.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], signer: UrlSigner | None = None) -> None:
         self.root = Path(root)
+        self.signer = signer
         self._objects = self.root / "objects"
         self._tmp = self.root / "tmp"
 
@@ -182,6 +184,18 @@ class LocalStore:
             raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
         with contextlib.suppress(FileNotFoundError):
             (self._tmp / name).unlink()
+
+    def url(
+        self,
+        key: str,
+        *,
+        expires: timedelta,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        if self.signer is None:
+            raise StorageError("download URLs need a URL signer for this store")
+        return self.signer.sign(key, expires, filename, content_type)
 
     def describe(self) -> str:
         return f"file://{self.root.resolve()}"

@@ -23,7 +23,14 @@ from minio.helpers import genheaders
 from minio.retention import Retention
 from minio.sse import SseS3
 
-from storage._base import CHUNK_SIZE, HashingReader, ObjectInfo, StoredObject, check_key
+from storage._base import (
+    CHUNK_SIZE,
+    HashingReader,
+    ObjectInfo,
+    StoredObject,
+    check_key,
+    content_disposition,
+)
 from storage._errors import InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -66,6 +73,10 @@ class _Response(io.RawIOBase):
             self._response.close()
             self._response.release_conn()
         super().close()
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _regular_file(stream: BinaryIO) -> BinaryIO | None:
@@ -398,12 +409,23 @@ class S3Store:
         scheme = "https" if self.secure else "http"
         return f"s3://{self.endpoint}/{self.bucket}/{self.prefix} ({scheme})"
 
-    def url(self, key: str, *, expires: timedelta, filename: str | None = None) -> str:
+    def url(
+        self,
+        key: str,
+        *,
+        expires: timedelta,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
         """A presigned GET URL valid for ``expires``."""
         headers: dict[str, str | list[str] | tuple[str]] = {}
         if filename:
-            quoted = filename.replace("\\", "_").replace('"', "_")
-            headers["response-content-disposition"] = f'attachment; filename="{quoted}"'
+            headers["response-content-disposition"] = "attachment; " + "; ".join(
+                f"{k}={v}" if k.endswith("*") else f'{k}="{_quoted(v)}"'
+                for k, v in content_disposition(filename).items()
+            )
+        if content_type:
+            headers["response-content-type"] = content_type
         try:
             return self._client.presigned_get_object(
                 self.bucket, self._name(key), expires=expires, response_headers=headers or None

@@ -27,6 +27,7 @@ from edms.auth.models import Department, Role, User  # noqa: E402
 from edms.db import db  # noqa: E402
 from edms.documents.models import Document  # noqa: E402
 from edms.registry.models import Journal  # noqa: E402
+from edms.wiring import url_signer  # noqa: E402
 from storage import LocalStore  # noqa: E402
 from tests.s3server import S3Server, s3_server  # noqa: E402
 
@@ -143,7 +144,7 @@ def store(app: Flask, tmp_path: Any, request: pytest.FixtureRequest) -> storage.
     if TEST_STORAGE == "s3":
         fresh = make_s3_store(request.getfixturevalue("s3"))
     else:
-        fresh = LocalStore(tmp_path / "files")
+        fresh = LocalStore(tmp_path / "files", signer=url_signer(app.config["EDMS"]))
     app.extensions["edms.storage"] = fresh
     return fresh
 

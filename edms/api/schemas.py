@@ -269,3 +269,17 @@ class DocumentPageSchema(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     pages = fields.Integer()
+
+
+class DownloadLinkQuerySchema(_Form):
+    minutes = _text(
+        "How long the link works, in minutes (1 to 1440); 15 when left out.",
+        type="integer",
+        minimum=1,
+        maximum=1440,
+    )
+
+
+class DownloadLinkSchema(Schema):
+    url = fields.String(metadata={"description": "Downloads the file without a token."})
+    expires_at = fields.DateTime(metadata={"description": "When the link stops working."})

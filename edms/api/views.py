@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urljoin
 
-from flask import url_for
+from flask import request, url_for
 from flask.views import MethodView
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -20,6 +21,8 @@ from edms.api.schemas import (
     DocumentPatchSchema,
     DocumentQuerySchema,
     DocumentSchema,
+    DownloadLinkQuerySchema,
+    DownloadLinkSchema,
     JournalSchema,
     RegisterFormSchema,
     UserSchema,
@@ -32,6 +35,7 @@ from edms.db import db
 from edms.documents import services
 from edms.documents.download import send_version
 from edms.documents.models import Document, DocumentVersion
+from edms.errors import ValidationError
 from edms.registry import services as registry
 
 documents = ApiBlueprint(
@@ -149,6 +153,27 @@ def version_file(doc_id: uuid.UUID, number: int) -> Response:
     """Download the file of a given version"""
     doc = _document(get_user(), doc_id)
     return send_version(services.get_version(doc, number))
+
+
+@documents.route("/documents/<uuid:doc_id>/versions/<int:number>/link")
+@documents.arguments(DownloadLinkQuerySchema, location="query")
+@documents.response(200, DownloadLinkSchema)
+@documents.problems(401, 403, 404)
+def version_link(query: dict[str, Any], doc_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Get a time-limited download link of a version
+
+    The link downloads the file without a token until it expires, so it can be
+    handed to a browser or another system; making one is audited.
+    """
+    user = get_user()
+    doc = _document(user, doc_id)
+    try:
+        minutes = int(query.get("minutes") or 15)
+    except ValueError:
+        raise ValidationError({"minutes": "must be a whole number"}) from None
+    url, expires_at = services.download_link(user, doc, services.get_version(doc, number), minutes)
+    db.session.commit()
+    return {"url": urljoin(request.host_url, url), "expires_at": expires_at}
 
 
 @documents.route("/documents/<uuid:doc_id>/versions")

@@ -215,8 +215,12 @@ def gc(
         audit.record(
             "storage.gc",
             "storage",
-            store.describe(),
-            {"deleted": len(report.unreferenced), "leftovers": len(report.leftovers)},
+            None,
+            {
+                "store": store.describe(),
+                "deleted": len(report.unreferenced),
+                "leftovers": len(report.leftovers),
+            },
         )
         db.session.commit()
     return report
@@ -263,8 +267,13 @@ def migrate(target: storage.ObjectStore, *, progress: Progress = _no_progress) -
     audit.record(
         "storage.migrate",
         "storage",
-        target.describe(),
-        {"copied": report.copied, "skipped": report.already_there, "failed": len(report.failed)},
+        None,
+        {
+            "target": target.describe(),
+            "copied": report.copied,
+            "skipped": report.already_there,
+            "failed": len(report.failed),
+        },
     )
     db.session.commit()
     return report

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from urllib.parse import quote
-
 from flask import send_file
 from werkzeug.wrappers import Response
 
+import storage
 from edms.documents import services
 from edms.documents.models import DocumentVersion
-
-
-def disposition(filename: str) -> dict[str, str]:
-    """``filename`` for old clients and, for a non-ASCII name, ``filename*`` in UTF-8.
-
-    The ASCII fallback of an all-Cyrillic name would be a bare ``.pdf``; it is then
-    ``document.pdf``. Quoting and escaping are left to werkzeug's header writer.
-    """
-    if filename.isascii():
-        return {"filename": filename}
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = re.sub(r"[^A-Za-z0-9 ._()-]+", "", ascii_name).strip()
-    stem, dot, ext = ascii_name.rpartition(".")
-    if not any(ch.isalnum() for ch in (stem if dot else ascii_name)):
-        ascii_name = f"document.{ext}" if dot and ext.isalnum() else "document"
-    return {"filename": ascii_name, "filename*": "UTF-8''" + quote(filename, safe="")}
 
 
 def send_version(version: DocumentVersion) -> Response:
@@ -44,7 +25,9 @@ def send_version(version: DocumentVersion) -> Response:
     )
     response.headers["Content-Length"] = str(version.size)
     response.headers.set(
-        "Content-Disposition", "attachment", **disposition(version.original_filename)
+        "Content-Disposition",
+        "attachment",
+        **storage.content_disposition(version.original_filename),
     )
     # Stored files are never run as pages of this site, whatever they contain.
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"

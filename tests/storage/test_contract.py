@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import urllib.request
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -17,14 +20,32 @@ from tests.conftest import make_s3_store
 @pytest.fixture(params=["local", "memory", "s3", "s3-small-parts"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
-        return LocalStore(tmp_path / "store")
+        return LocalStore(tmp_path / "store", signer=SIGNER)
     if request.param == "memory":
-        return MemoryStore()
+        return MemoryStore(signer=SIGNER)
     server = request.getfixturevalue("s3")
     if request.param == "s3-small-parts":
         # 5 MB parts (the S3 minimum): streams past one part take the multipart path.
         return make_s3_store(server, part_size_mb="5")
     return make_s3_store(server)
+
+
+SIGNER = storage.UrlSigner(b"contract-test-secret", "https://edms.example/files")
+
+
+def fetch(backend: ObjectStore, url: str) -> tuple[bytes, str]:
+    """Follow a download URL: over HTTP for S3, through the signer for the others."""
+    if isinstance(backend, storage.S3Store):
+        with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - loopback server
+            return reply.read(), reply.headers.get("Content-Disposition", "")
+    parts = urlsplit(url)
+    key = parts.path.rsplit("/", 1)[1]
+    query = dict(parse_qsl(parts.query))
+    assert SIGNER.verify(
+        key, query["expires"], query["signature"], query.get("filename"), query.get("content_type")
+    )
+    with backend.open(key) as fh:
+        return fh.read(), query.get("filename", "")
 
 
 class Unsized(io.RawIOBase):
@@ -199,3 +220,13 @@ def test_put_from_a_file_reads_from_its_position(
         assert fh.read() == data
     with open(path, "rb") as fh, pytest.raises(storage.ObjectTooLarge):
         backend.put(fh, size_limit=size - 1)
+
+
+def test_download_url(backend: ObjectStore) -> None:
+    stored = backend.put(io.BytesIO(b"linked bytes"))
+    url = backend.url(
+        stored.key, expires=timedelta(minutes=5), filename="Хат.pdf", content_type="application/pdf"
+    )
+    body, name = fetch(backend, url)
+    assert body == b"linked bytes"
+    assert "pdf" in name
