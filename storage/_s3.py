@@ -254,8 +254,11 @@ class S3Store:
     def _put_small(self, data: bytes, key: str) -> StoredObject:
         headers = self._headers()
         headers["If-None-Match"] = "*"
-        headers["x-amz-sdk-checksum-algorithm"] = "SHA256"  # the server checks our SHA-256
-        headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(key)).decode()
+        # minio already makes the server check the body (signed SHA-256 over HTTP, MD5 over
+        # HTTPS). Object-lock buckets demand a checksum header of their own: ours is free.
+        if self.retention_days:
+            headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
+            headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(key)).decode()
         client: Any = self._client  # minio's put_object cannot send If-None-Match
         try:
             client._put_object(self.bucket, self._name(key), data, headers)
