@@ -93,18 +93,23 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def upsert(model: type[Base], session: Session | None = None) -> Any:
+    """INSERT for ``model`` with ON CONFLICT support, in the session's SQL dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = (session or db.session()).get_bind().dialect.name
+    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise RuntimeError(f"EDMS runs on PostgreSQL or SQLite, not {dialect}")
+    return insert(model)
+
+
 def insert_ignoring_duplicates(model: type[Base], **values: Any) -> None:
     """INSERT a row unless one with the same key exists (ON CONFLICT DO NOTHING).
 
     Concurrent callers on PostgreSQL wait for each other instead of failing.
     """
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = db.session.get_bind().dialect.name
-    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if insert is None:
-        raise RuntimeError(f"EDMS runs on PostgreSQL or SQLite, not {dialect}")
-    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    db.session.execute(upsert(model).values(**values).on_conflict_do_nothing())
 
 
 class Database:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage._base import HashingReader, ObjectInfo, StoredObject, check_key
-from storage._errors import InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
-from storage._signing import UrlSigner
+from storage._errors import InvalidKey, ObjectNotFound, StorageUnavailable
+from storage._signing import SignedUrls, UrlSigner
 
 
 def _fsync_dir(path: Path) -> None:
@@ -61,7 +61,7 @@ class _RangeReader(io.RawIOBase):
         super().close()
 
 
-class LocalStore:
+class LocalStore(SignedUrls):
     """Objects as files under ``root``, sharded by the first bytes of the key.
 
     A put writes a temporary file in the same file system, fsyncs it, renames
@@ -184,18 +184,6 @@ class LocalStore:
             raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
         with contextlib.suppress(FileNotFoundError):
             (self._tmp / name).unlink()
-
-    def url(
-        self,
-        key: str,
-        *,
-        expires: timedelta,
-        filename: str | None = None,
-        content_type: str | None = None,
-    ) -> str:
-        if self.signer is None:
-            raise StorageError("download URLs need a URL signer for this store")
-        return self.signer.sign(key, expires, filename, content_type)
 
     def describe(self) -> str:
         return f"file://{self.root.resolve()}"

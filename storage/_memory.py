@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from storage._base import HashingReader, ObjectInfo, StoredObject, check_key
-from storage._errors import InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
-from storage._signing import UrlSigner
+from storage._errors import InvalidKey, ObjectNotFound, StorageUnavailable
+from storage._signing import SignedUrls, UrlSigner
 
 
-class MemoryStore:
+class MemoryStore(SignedUrls):
     """Keeps objects in a dict. ``available = False`` simulates an outage."""
 
     def __init__(self, signer: UrlSigner | None = None) -> None:
@@ -77,18 +77,6 @@ class MemoryStore:
 
     def remove_incomplete(self, name: str) -> None:
         raise InvalidKey(f"not a leftover of this store: {name!r:.80}")
-
-    def url(
-        self,
-        key: str,
-        *,
-        expires: timedelta,
-        filename: str | None = None,
-        content_type: str | None = None,
-    ) -> str:
-        if self.signer is None:
-            raise StorageError("download URLs need a URL signer for this store")
-        return self.signer.sign(key, expires, filename, content_type)
 
     def describe(self) -> str:
         return "memory://"

@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from storage._base import check_key
+from storage._errors import StorageError
 
 
 class UrlSigner:
@@ -66,3 +67,21 @@ class UrlSigner:
             return False
         expected = self._signature(key, until, filename or "", content_type or "")
         return hmac.compare_digest(expected, signature)
+
+
+class SignedUrls:
+    """``url()`` for stores that cannot presign: signed by their ``signer``, if any."""
+
+    signer: UrlSigner | None
+
+    def url(
+        self,
+        key: str,
+        *,
+        expires: timedelta,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        if self.signer is None:
+            raise StorageError("download URLs need a URL signer for this store")
+        return self.signer.sign(key, expires, filename, content_type)

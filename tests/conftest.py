@@ -103,7 +103,7 @@ def committing_app(fresh_database_url: str, tmp_path: Any) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     data_dir = tmp_path_factory.mktemp("data")
     migrate.upgrade(database_url)
     application = create_app(
@@ -118,7 +118,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     )
     application.config["TESTING"] = True
     application.test_client_class = IsolatedClient
-    return application
+    yield application
+    application.extensions["edms.db"]["engine"].dispose()
 
 
 @pytest.fixture(scope="session")

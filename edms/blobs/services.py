@@ -9,14 +9,17 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 import storage
 from edms.audit import services as audit
 from edms.blobs.models import Blob, FixityCheck, FixityStatus
-from edms.db import db, insert_ignoring_duplicates, utcnow
+from edms.db import db, upsert, utcnow
 from edms.documents.models import DocumentVersion
+from edms.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +40,69 @@ def get_store() -> storage.ObjectStore:
     return store
 
 
-def discard_if_unreferenced(store: storage.ObjectStore, key: str) -> None:
-    """Remove a blob that a failed request stored, unless a committed record refers to it.
+# Content addressing means one object may be wanted by several requests at once: a
+# request whose put found the object already there, and another (or the garbage
+# collector) about to delete that object because nothing refers to it yet. Both go
+# through ``_claim``, an upsert of the key's row in ``blobs``: on PostgreSQL it waits
+# for any other transaction holding the row (even one that has only inserted it), on
+# SQLite write transactions take turns anyway. So a deleter sees every reference a
+# claimer commits, and a claimer that finds the row gone checks that the object is
+# still there before it refers to it.
 
-    Runs after the request's session has ended, in a session of its own.
-    """
-    from flask import current_app
-    from sqlalchemy.orm import Session
 
-    bind = current_app.extensions["edms.db"]["bind"]
-    with Session(bind=bind, join_transaction_mode="create_savepoint") as session:
-        used = any(
-            session.scalar(select(column).where(column == key).limit(1)) for column in REFERENCES
-        )
-        if not used:
-            store.delete(key)
-            session.execute(delete(Blob).where(Blob.key == key))
-            session.commit()
-            logger.info("removed blob %s left by a failed request", key[:12])
+def _claim(session: Session, key: str, size: int = 0) -> bool:
+    """Lock (creating if need be) the key's row; True if no row existed before."""
+    now = utcnow()
+    insert = upsert(Blob, session).values(key=key, size=size, stored_at=now)
+    stmt = insert.on_conflict_do_update(  # an update that changes nothing, for its row lock
+        index_elements=[Blob.key], set_={"key": insert.excluded.key}
+    ).returning(Blob.stored_at)
+    return bool(session.execute(stmt).scalar_one() == now)
+
+
+def _referenced(session: Session, key: str) -> bool:
+    return any(
+        session.scalar(select(column).where(column == key).limit(1)) is not None
+        for column in REFERENCES
+    )
 
 
 def record(stored: storage.StoredObject) -> None:
-    """Note a stored object in the database (once, whoever stores it first)."""
-    insert_ignoring_duplicates(Blob, key=stored.key, size=stored.size, stored_at=utcnow())
+    """Note a stored object in the current transaction, before a record refers to it.
+
+    If the put found the object already there but its row is gone, a deleter may
+    have removed the object since: refuse rather than refer to a missing file.
+    """
+    inserted = _claim(db.session(), stored.key, stored.size)
+    if inserted and not stored.created and not get_store().exists(stored.key):
+        raise ServiceUnavailable("The file was being removed as it arrived; please send it again.")
+
+
+def discard(store: storage.ObjectStore, key: str, bind: Any) -> bool:
+    """Delete the object and its row unless a committed record refers to it; True if deleted.
+
+    Runs in a session of its own, committed here.
+    """
+    with Session(bind=bind, join_transaction_mode="create_savepoint") as session:
+        _claim(session, key)
+        if _referenced(session, key):
+            session.rollback()
+            return False
+        store.delete(key)
+        session.execute(delete(Blob).where(Blob.key == key))
+        session.commit()
+    return True
+
+
+def discard_if_unreferenced(store: storage.ObjectStore, key: str) -> None:
+    """Remove a blob that a failed request stored, unless something refers to it now.
+
+    Runs after the request's session has ended.
+    """
+    from flask import current_app
+
+    if discard(store, key, current_app.extensions["edms.db"]["bind"]):
+        logger.info("removed blob %s left by a failed request", key[:12])
 
 
 def referenced_keys() -> set[str]:
@@ -201,15 +244,11 @@ def gc(
             report.too_recent += 1
     report.leftovers = list(store.incomplete(grace))
     if delete_now:
-        for key in report.unreferenced:
-            # Checked again just before: a reference may have been committed meanwhile.
-            if any(
-                db.session.scalar(select(column).where(column == key).limit(1))
-                for column in REFERENCES
-            ):
-                continue
-            store.delete(key)
-            db.session.execute(delete(Blob).where(Blob.key == key))
+        from flask import current_app
+
+        bind = current_app.extensions["edms.db"]["bind"]
+        # Each one claimed and checked again: a reference may have come meanwhile.
+        report.unreferenced = [key for key in report.unreferenced if discard(store, key, bind)]
         for name in report.leftovers:
             store.remove_incomplete(name)
         audit.record(

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 import storage
@@ -188,3 +189,24 @@ def test_migrate_command_switches_only_when_told(
     bad = runner.invoke(args=["storage", "migrate", "--to", "ftp://nowhere"])
     assert bad.exit_code != 0
     assert "ftp" in bad.output
+
+
+def test_a_put_that_finds_its_object_gone_is_refused(ctx, store) -> None:
+    from edms.errors import ServiceUnavailable
+
+    stored = store.put(io.BytesIO(b"deduplicated"))
+    store.delete(stored.key)  # removed by a deleter after the put found it
+    again = storage.StoredObject(stored.key, stored.size, stored.sha256, created=False)
+    with pytest.raises(ServiceUnavailable, match="send it again"):
+        services.record(again)
+
+
+def test_discard_keeps_what_is_referenced(app, ctx, store, make_user, make_document) -> None:
+    bind = app.extensions["edms.db"]["bind"]
+    kept = make_document(make_user("clerk"), content=b"in use").versions[0].storage_key
+    orphan = store.put(io.BytesIO(b"not in use")).key
+    assert services.discard(store, kept, bind) is False
+    assert store.exists(kept)
+    assert db.session.get(Blob, kept) is not None
+    assert services.discard(store, orphan, bind) is True
+    assert not store.exists(orphan)

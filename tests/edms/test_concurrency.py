@@ -106,3 +106,55 @@ def test_a_slow_upload_does_not_block_other_registrations(committing_app: Flask)
         rows = db.session.execute(select(Document.title, Document.sequence_number)).all()
         numbers = dict(rows)
         assert numbers == {"quick": 1, "slow": 2}
+
+
+def test_discard_waits_for_a_request_that_is_claiming_the_same_file(
+    committing_app: Flask,
+) -> None:
+    """Content addressing: request B found the file stored (by a request A that then
+    failed) and is about to commit its reference while A's clean-up wants to delete it.
+    The clean-up must wait for B and then keep the file."""
+    from edms.blobs import services as blobs
+
+    with committing_app.app_context():
+        auth.create_department("DUP", "Dedup")
+        auth.create_user("twin", ["clerk"], password=PASSWORD, department_code="DUP")
+        registry.create_journal("DUPJ", "DU", "Dedup journal", "incoming")
+        db.session.commit()
+    store = committing_app.extensions["edms.storage"]
+    key = store.put(io.BytesIO(b"the same bytes")).key  # stored by A, never referenced
+
+    claimed = threading.Event()
+    commit = threading.Event()
+    errors: list[BaseException] = []
+
+    def request_b() -> None:
+        try:
+            with committing_app.app_context():
+                user = auth.get_user("twin")
+                raw = {"title": "B", "journal": "DUPJ"}
+                services.register(
+                    user, raw, services.Upload("b.txt", io.BytesIO(b"the same bytes"))
+                )
+                claimed.set()
+                commit.wait(timeout=30)
+                db.session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+            claimed.set()
+
+    b = threading.Thread(target=request_b)
+    b.start()
+    assert claimed.wait(timeout=30)
+    outcome: list[bool] = []
+    engine = committing_app.extensions["edms.db"]["engine"]
+    a = threading.Thread(target=lambda: outcome.append(blobs.discard(store, key, engine)))
+    a.start()
+    a.join(timeout=1)
+    assert a.is_alive(), "the clean-up did not wait for the claiming request"
+    commit.set()
+    b.join(timeout=30)
+    a.join(timeout=30)
+    assert not errors, errors
+    assert outcome == [False]
+    assert store.exists(key)
