@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -160,3 +162,42 @@ def test_leftovers_of_interrupted_puts(s3: S3Server) -> None:
     for bad in ("upload:x:elsewhere/not-ours", "object:objects/x", "nonsense"):
         with pytest.raises(storage.InvalidKey):
             store.remove_incomplete(bad)
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """An S3 endpoint that is down for maintenance: every request is a 503."""
+
+    hits = 0
+
+    def _fail(self) -> None:
+        type(self).hits += 1
+        body = b"<Error><Code>SlowDown</Code><Message>busy</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_HEAD = do_PUT = _fail
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_transient_errors_are_retried_then_reported() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        store = storage.from_url(
+            f"s3://127.0.0.1:{port}/bucket?secure=false&retries=2&timeout=5",
+            access_key="k",
+            secret_key="secret-key",
+        )
+        with pytest.raises(storage.StorageUnavailable):
+            store.check()
+        assert _Failing.hits == 3  # the first try and two retries, with backoff between
+    finally:
+        server.shutdown()
+        server.server_close()
