@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_smorest import Api as _Api
@@ -11,16 +9,16 @@ from flask_wtf.csrf import CSRFProtect
 
 
 class Api(_Api):
-    """flask-smorest without its own error handlers: ``edms.errors`` answers every error."""
+    """flask-smorest without its own error handlers: ``edms.errors`` answers every error.
+
+    One per application (see ``edms.api.init_api``): an Api keeps the app and the
+    OpenAPI document it was initialised with.
+    """
 
     def _register_error_handlers(self) -> None:
         pass
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
 
 
 babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-api = Api()

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from edms.extensions import api, csrf
+from edms.extensions import Api, csrf
 
 SECURITY_SCHEME = "bearerAuth"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -29,8 +29,10 @@ def init_api(app: Flask) -> None:
     from edms.api.schemas import ProblemSchema
     from edms.api.views import blueprints
 
+    api = Api()
     # flask-smorest documents its error responses with ERROR_SCHEMA.
     api.ERROR_SCHEMA = ProblemSchema
+    app.extensions["edms.api"] = api
     api.init_app(
         app,
         spec_kwargs={
@@ -42,13 +44,13 @@ def init_api(app: Flask) -> None:
         SECURITY_SCHEME,
         {"type": "http", "scheme": "bearer", "description": "An EDMS API token (edms_...)."},
     )
-    _errors_are_problems(api.spec.components.responses_lazy)
+    _errors_are_problems(api, api.spec.components.responses_lazy)
     for blueprint in blueprints:
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 
-def _errors_are_problems(responses: dict[str, dict[str, Any]]) -> None:
+def _errors_are_problems(api: Api, responses: dict[str, dict[str, Any]]) -> None:
     """Give flask-smorest's error responses the content type ``edms.errors`` sends."""
     for name, response in responses.items():
         if name != api.DEFAULT_ERROR_RESPONSE_NAME and http.HTTPStatus[name] < 400:
