@@ -90,6 +90,10 @@ def _init_extensions(app: Flask) -> None:
     init_login(app)
     register_error_handlers(app)
 
+    from edms.scheduler.runner import init_app as init_scheduler
+
+    init_scheduler(app)
+
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
@@ -99,13 +103,19 @@ def _register_blueprints(app: Flask) -> None:
     from edms.api import init_api
     from edms.auth.views import bp as auth_bp
     from edms.blobs.views import bp as files_bp
+    from edms.delegations.views import bp as delegations_bp
     from edms.documents.views import bp as documents_bp
     from edms.main.views import bp as main_bp
+    from edms.notifications.views import bp as notifications_bp
+    from edms.resolutions.views import bp as resolutions_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(files_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(delegations_bp)
+    app.register_blueprint(resolutions_bp)
     init_api(app)
 
     from edms.cli import register_cli

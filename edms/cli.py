@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -11,6 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from edms.db import db
 from edms.errors import EDMSError
+from edms.scheduler.runner import worker_command
 
 
 def _create_app() -> Flask:
@@ -40,6 +42,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(user_group)
     app.cli.add_command(journal_group)
     app.cli.add_command(storage_group)
+    app.cli.add_command(workflows_group)
+    app.cli.add_command(worker_command)
 
 
 # Database --------------------------------------------------------------------
@@ -140,6 +144,28 @@ def department_create(code: str, name: str, parent_code: str | None) -> None:
     click.echo(f"department {dept.code} created")
 
 
+@department_group.command("head")
+@click.argument("code")
+@click.argument("username", required=False)
+@click.option("--clear", is_flag=True, help="Leave the department without a head.")
+@with_appcontext
+def department_head(code: str, username: str | None, clear: bool) -> None:
+    """Make USERNAME the head of department CODE (or --clear it)."""
+    from edms.auth import services
+
+    if clear == (username is not None):
+        raise click.UsageError("give either USERNAME or --clear")
+    try:
+        dept = services.set_department_head(code, username)
+        db.session.commit()
+    except EDMSError as exc:
+        _fail(exc)
+    if dept.head is None:
+        click.echo(f"department {dept.code} has no head now")
+    else:
+        click.echo(f"{dept.head.username} is the head of department {dept.code}")
+
+
 # Users -----------------------------------------------------------------------
 
 
@@ -236,6 +262,46 @@ def journal_create(
     except EDMSError as exc:
         _fail(exc)
     click.echo(f"journal {journal.code} created")
+
+
+# Workflows -------------------------------------------------------------------
+
+
+@click.group("workflows")
+def workflows_group() -> None:
+    """Workflow definitions (routes of documents)."""
+
+
+@workflows_group.command("sync")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the *.yaml definitions [config/workflows].",
+)
+@with_appcontext
+def workflows_sync(directory: Path | None) -> None:
+    """Load the definitions into the database: a new version of each one whose text changed.
+
+    Running routes stay on the version they started with. If any file is invalid,
+    nothing is loaded and every problem is listed.
+    """
+    from edms.routing import services
+
+    try:
+        results = services.sync_definitions(directory)
+        db.session.commit()
+    except services.DefinitionsInvalid as exc:
+        db.session.rollback()
+        for error in exc.definition_errors:
+            click.echo(str(error), err=True)
+        raise click.ClickException("no definition was loaded; fix the files above") from None
+    except EDMSError as exc:
+        _fail(exc)
+    for row, created in results:
+        state = "loaded as version" if created else "unchanged, version"
+        click.echo(f"{row.code}: {state} {row.version}")
 
 
 # Storage ---------------------------------------------------------------------

@@ -47,6 +47,16 @@ def _languages(value: list[Any]) -> str | None:
     return None
 
 
+def _scheduler(value: str) -> str | None:
+    return None if value in ("thread", "off") else "must be thread or off"
+
+
+def _base_url(value: str) -> str | None:
+    if value and not value.startswith(("https://", "http://")):
+        return "must be empty or start with https:// (or http://)"
+    return None
+
+
 @dataclass(frozen=True)
 class Setting:
     type: type
@@ -75,6 +85,17 @@ SPEC: dict[str, Setting] = {
     "page_size": Setting(int, _positive),
     "max_page_size": Setting(int, _positive),
     "log_level": Setting(str, _log_level),
+    "smtp_host": Setting(str),
+    "smtp_port": Setting(int, _port),
+    "smtp_from": Setting(str),
+    "smtp_starttls": Setting(bool),
+    "smtp_username": Setting(str),
+    "smtp_password": Setting(str),
+    "smtp_timeout_seconds": Setting(int, _positive),
+    "mail_base_url": Setting(str, _base_url),
+    "scheduler": Setting(str, _scheduler),
+    "scheduler_interval_seconds": Setting(int, _positive),
+    "scheduler_lease_minutes": Setting(int, _positive),
 }
 
 
@@ -175,6 +196,13 @@ def _finish(settings: dict[str, Any]) -> dict[str, Any]:
         )
     if settings["max_page_size"] < settings["page_size"]:
         raise ConfigError("max_page_size: must not be smaller than page_size")
+    if settings["smtp_host"] and "@" not in settings["smtp_from"]:
+        raise ConfigError(
+            "smtp_from: required when smtp_host is set (an address like edms@example.org)"
+        )
+    if settings["smtp_username"] and not settings["smtp_host"]:
+        raise ConfigError("smtp_username: set smtp_host too, or leave both empty")
+    settings["mail_base_url"] = settings["mail_base_url"].rstrip("/")
     if not settings["secret_key"]:
         if not (settings["debug"] or settings["demo"]):
             raise ConfigError(

@@ -33,6 +33,19 @@ USERS = [
     ("approver", "demo-approver-2026", "approver", "LEGAL", "Dilnoza Yusupova"),
     ("archivist", "demo-archivist-2026", "records_officer", None, "Farrukh Tursunov"),
     ("lawyer", "demo-lawyer-2026", "clerk", "LEGAL", "Gulnora Saidova"),
+    # Heads and reviewers, so that the shipped workflow routes have someone at every stage.
+    ("head", "demo-head-2026", "approver", "CHANCERY", "Jahongir Nazarov"),
+    ("minister", "demo-minister-2026", "approver", "MIN", "Kamola Ergasheva"),
+    ("licensor", "demo-licensor-2026", "approver", "LICENSING", "Laziz Umarov"),
+    ("statistician", "demo-statistician-2026", "approver", "STATS", "Malika Xolmatova"),
+]
+# Department -> the user who heads it ("head_of" assignees, escalation to a supervisor).
+HEADS = [
+    ("MIN", "minister"),
+    ("CHANCERY", "head"),
+    ("LEGAL", "approver"),
+    ("LICENSING", "licensor"),
+    ("STATS", "statistician"),
 ]
 DEMO_LOGINS = [(u, p, r) for u, p, r, _, _ in USERS]
 DOCUMENTS = [
@@ -78,4 +91,28 @@ def load_demo() -> int:
                 documents.Upload(f"{doc_type}.txt", io.BytesIO(body)),
             )
             created += 1
+    created += _heads()
+    created += _workflows()
     return created
+
+
+def _heads() -> int:
+    """Make the demo heads of departments (when departments have heads: the people feature)."""
+    set_head = getattr(auth, "set_department_head", None)
+    if set_head is None or not hasattr(Department, "head_id"):
+        return 0
+    changed = 0
+    for code, username in HEADS:
+        dept = auth.get_department(code)
+        head = auth.get_user(username)
+        if dept.head_id != head.id:
+            set_head(code, username)
+            changed += 1
+    return changed
+
+
+def _workflows() -> int:
+    """Load the shipped workflow definitions (config/workflows); a new version if one changed."""
+    from edms.routing import services as routing
+
+    return sum(1 for _row, created in routing.sync_definitions() if created)

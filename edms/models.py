@@ -3,6 +3,7 @@
 from edms.audit.models import AuditEvent
 from edms.auth.models import ApiToken, Department, LoginThrottle, User, UserRole
 from edms.blobs.models import Blob, FixityCheck
+from edms.delegations.models import Delegation
 from edms.documents.models import (
     Document,
     DocumentAccess,
@@ -10,12 +11,26 @@ from edms.documents.models import (
     DocumentLink,
     DocumentVersion,
 )
+from edms.notifications.models import Notification
 from edms.registry.models import DocumentType, Journal, JournalSequence
+from edms.resolutions.models import (
+    Acquaintance,
+    Assignment,
+    AssignmentReport,
+    ExtensionRequest,
+    Resolution,
+)
+from edms.routing.models import Task, WorkflowDefinition, WorkflowInstance
+from edms.scheduler.models import ScheduledJob
 
 __all__ = [
+    "Acquaintance",
     "ApiToken",
+    "Assignment",
+    "AssignmentReport",
     "AuditEvent",
     "Blob",
+    "Delegation",
     "Department",
     "Document",
     "DocumentAccess",
@@ -23,10 +38,17 @@ __all__ = [
     "DocumentLink",
     "DocumentType",
     "DocumentVersion",
+    "ExtensionRequest",
     "FixityCheck",
     "Journal",
     "JournalSequence",
     "LoginThrottle",
+    "Notification",
+    "Resolution",
+    "ScheduledJob",
+    "Task",
     "User",
     "UserRole",
+    "WorkflowDefinition",
+    "WorkflowInstance",
 ]

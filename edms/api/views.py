@@ -210,3 +210,8 @@ def list_journals() -> list[Any]:
 def me() -> User:
     """The user the token belongs to"""
     return get_user()
+
+
+# Each module adds its blueprints to ``blueprints``: notifications and delegations,
+# resolutions and execution control, workflows and tasks.
+from edms.api import people, resolutions, routing  # noqa: E402, F401

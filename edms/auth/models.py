@@ -34,12 +34,18 @@ class Department(TimestampMixin, Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("departments.id", ondelete="RESTRICT"), index=True
     )
+    # departments -> users -> departments is a cycle: use_alter adds this key after both
+    # tables exist, and post_update writes it after the rows, in one flush.
+    head_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     parent: Mapped[Department | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Department]] = relationship(back_populates="parent")
     users: Mapped[list[User]] = relationship(
         back_populates="department", foreign_keys="User.department_id"
     )
+    head: Mapped[User | None] = relationship(foreign_keys=[head_id], post_update=True)
 
     def __repr__(self) -> str:
         return f"<Department {self.code}>"

@@ -78,6 +78,31 @@ def create_department(code: str, name: str, parent_code: str | None = None) -> D
     return dept
 
 
+def set_department_head(code: str, username: str | None) -> Department:
+    """Make ``username`` the head of department ``code`` (None: the department has none).
+
+    The head is an active staff member of the department itself; audited.
+    """
+    dept = get_department(code)
+    head = None
+    if username is not None:
+        head = get_user(username)
+        if not (head.is_active and head.is_staff):
+            raise ValidationError({"username": "must be an active staff member"})
+        if head.department_id != dept.id:
+            raise ValidationError({"username": f"must belong to department {dept.code}"})
+    if dept.head_id != (head.id if head else None):
+        dept.head = head
+        db.session.flush()
+        audit.record(
+            "department.head",
+            "department",
+            dept.id,
+            {"code": dept.code, "head": head.username if head else None},
+        )
+    return dept
+
+
 def subtree_ids(department_id: int) -> Select[tuple[int]]:
     """A query of the department's id and all of its descendants' ids."""
     tree = (

@@ -1,0 +1,1 @@
+"""Deputies for a date range (see ``services``)."""

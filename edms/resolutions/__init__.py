@@ -1,0 +1,1 @@
+"""Resolutions on documents with execution control, and acquaintance lists (see ``services``)."""
