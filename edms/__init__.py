@@ -85,6 +85,7 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     app.extensions["edms.storage"] = wiring.build_storage(app.config["EDMS"])
+    app.extensions["edms.calendar"] = wiring.build_calendar(app.config["EDMS"])
     babel.init_app(app, locale_selector=_select_locale)
     csrf.init_app(app)
     init_login(app)
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from edms.main.views import bp as main_bp
     from edms.notifications.views import bp as notifications_bp
     from edms.resolutions.views import bp as resolutions_bp
+    from edms.routing import init_app as init_routing
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -116,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(delegations_bp)
     app.register_blueprint(resolutions_bp)
+    init_routing(app)
     init_api(app)
 
     from edms.cli import register_cli

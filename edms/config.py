@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,17 @@ def _base_url(value: str) -> str | None:
     return None
 
 
+def _holidays(value: list[Any]) -> str | None:
+    for item in value:
+        if isinstance(item, date):
+            continue
+        try:
+            date.fromisoformat(str(item))
+        except ValueError:
+            return f"{item!r} is not a date like 2026-03-21"
+    return None
+
+
 @dataclass(frozen=True)
 class Setting:
     type: type
@@ -81,6 +93,7 @@ SPEC: dict[str, Setting] = {
     "languages": Setting(list, _languages),
     "default_locale": Setting(str),
     "default_timezone": Setting(str),
+    "holidays": Setting(list, _holidays),
     "trusted_proxies": Setting(int, _non_negative),
     "page_size": Setting(int, _positive),
     "max_page_size": Setting(int, _positive),

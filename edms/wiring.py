@@ -1,12 +1,14 @@
-"""Builds the parts named by configuration: storage now; signer, index and engine later."""
+"""Builds the parts named by configuration: storage, the working-day calendar; signer and index later."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 from typing import Any
 
 import storage
+import workflows
 from edms.errors import ConfigError
 
 #: Where the application serves app-signed download links (backends that cannot presign).
@@ -31,3 +33,12 @@ def build_storage(settings: dict[str, Any]) -> storage.ObjectStore:
         )
     except storage.InvalidStorageURL as exc:
         raise ConfigError(f"storage_url: {exc}") from None
+
+
+def build_calendar(settings: dict[str, Any]) -> workflows.Calendar:
+    """Working days for deadlines: weekends and the ``holidays`` setting are not."""
+    days = {
+        day if isinstance(day, date) else date.fromisoformat(str(day))
+        for day in settings["holidays"]
+    }
+    return workflows.Calendar(days)

@@ -94,6 +94,7 @@ def committing_app(fresh_database_url: str, tmp_path: Any) -> Iterator[Flask]:
             "secret_key": "test-secret-key-0123456789",
             "default_locale": "en",
             "log_level": "WARNING",
+            "scheduler": "off",
         }
     )
     application.config["TESTING"] = True
@@ -114,6 +115,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "default_locale": "en",
             "languages": ["en", "ru", "uz"],
             "log_level": "WARNING",
+            "scheduler": "off",  # tests run jobs themselves, with run_due_jobs
         }
     )
     application.config["TESTING"] = True

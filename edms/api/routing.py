@@ -9,10 +9,9 @@ application when this blueprint is (see ``_init_routing``).
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
-from flask import Flask, Response, url_for
-from flask.blueprints import BlueprintSetupState
+from flask import Response, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import OneOf
@@ -34,14 +33,6 @@ workflows_bp = ApiBlueprint(
 )
 blueprints.append(workflows_bp)
 
-
-def _init_routing(state: BlueprintSetupState) -> None:
-    from edms.routing import init_app
-
-    init_app(cast(Flask, state.app))
-
-
-workflows_bp.record_once(_init_routing)
 
 _LANGS = ["en", "ru", "uz"]
 _DECISIONS = ["approve", "reject", "return", "acknowledge", "sign"]

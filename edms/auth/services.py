@@ -105,9 +105,7 @@ def set_department_head(code: str, username: str | None) -> Department:
 
 def subtree_ids(department_id: int) -> Select[tuple[int]]:
     """A query of the department's id and all of its descendants' ids."""
-    tree = (
-        select(Department.id).where(Department.id == department_id).cte("subtree", recursive=True)
-    )
+    tree = select(Department.id).where(Department.id == department_id).cte(recursive=True)
     tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
     return select(tree.c.id)
 

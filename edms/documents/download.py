@@ -9,14 +9,22 @@ import storage
 from edms.documents import services
 from edms.documents.models import DocumentVersion
 
+#: Media types a browser may show in a frame of the site instead of downloading.
+INLINE_TYPES = frozenset({"application/pdf"})
 
-def send_version(version: DocumentVersion) -> Response:
-    """The version's file as an attachment, with its media type, ETag and size."""
+
+def send_version(version: DocumentVersion, *, inline: bool = False) -> Response:
+    """The version's file, with its media type, ETag and size.
+
+    An attachment, unless ``inline`` is asked for and the type is one a browser
+    shows safely (PDF, in its own viewer).
+    """
+    inline = inline and version.media_type in INLINE_TYPES
     stream = services.open_version(version)
     response = send_file(
         stream,
         mimetype=version.media_type,
-        as_attachment=True,
+        as_attachment=not inline,
         download_name=version.original_filename,
         etag=version.sha256,
         last_modified=version.created_at,
@@ -26,10 +34,16 @@ def send_version(version: DocumentVersion) -> Response:
     response.headers["Content-Length"] = str(version.size)
     response.headers.set(
         "Content-Disposition",
-        "attachment",
+        "inline" if inline else "attachment",
         **storage.content_disposition(version.original_filename),
     )
-    # Stored files are never run as pages of this site, whatever they contain.
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    # Stored files are never run as pages of this site, whatever they contain. A PDF
+    # shown inline cannot be sandboxed (browsers then refuse their PDF viewer), but it
+    # may load nothing and only be framed by this site.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
+        if inline
+        else "sandbox; default-src 'none'"
+    )
     response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -28,7 +28,6 @@ Services flush; the request commits.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,13 +141,9 @@ def today() -> date:
 
 
 def calendar() -> Calendar:
-    """Working days: weekends, and the holidays of the ``holidays`` setting when there is one."""
-    raw = current_app.config["EDMS"].get("holidays") or []
-    holidays: set[date] = set()
-    for value in raw:
-        with contextlib.suppress(TypeError, ValueError):
-            holidays.add(value if isinstance(value, date) else date.fromisoformat(str(value)))
-    return Calendar(holidays)
+    """Working days (see ``edms.wiring.build_calendar``)."""
+    cal: Calendar = current_app.extensions["edms.calendar"]
+    return cal
 
 
 def reminder_day(due: date) -> date:
@@ -983,7 +978,12 @@ def control_departments(user: User) -> list[Department]:
 
 
 def overdue(user: User, department: str | None = None) -> list[Assignment]:
-    """Assignments not done by their due date, on open resolutions, that the user follows."""
+    """Assignments not done by their due date, on open resolutions, that the user follows.
+
+    A head of department follows the work of the department's people, also on
+    documents of other departments: the list then names such a document (number and
+    title) though the head cannot open it, as a paper control card would.
+    """
     documents.require_staff(user)
     query = (
         select(Assignment)

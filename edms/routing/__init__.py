@@ -6,10 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the route pages and the scheduled jobs (deadlines, delegations) with ``app``."""
-    from edms.routing import services
+    """Register the route pages with ``app`` (importing the services registers their jobs)."""
     from edms.routing.views import bp
 
-    if "routing" not in app.blueprints:
-        app.register_blueprint(bp)
-    services.register_jobs()
+    app.register_blueprint(bp)

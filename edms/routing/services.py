@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from edms.routing.models import (
     WorkflowDefinition,
     WorkflowInstance,
 )
+from edms.scheduler import register_job
 from edms.validators import text_problem
 
 logger = logging.getLogger(__name__)
@@ -271,9 +272,9 @@ def resolve(spec: workflows.AssigneeSpec, context: Mapping[str, Any]) -> list[st
 
 
 def calendar() -> workflows.Calendar:
-    """Working days for deadlines: weekends, and the ``holidays`` setting when there is one."""
-    holidays = current_app.config["EDMS"].get("holidays") or []
-    return workflows.Calendar({date.fromisoformat(str(day)) for day in holidays})
+    """Working days for deadlines (see ``edms.wiring.build_calendar``)."""
+    cal: workflows.Calendar = current_app.extensions["edms.calendar"]
+    return cal
 
 
 def engine_for(row: WorkflowDefinition) -> workflows.Engine:
@@ -1183,13 +1184,5 @@ def _delegations_job(now: datetime) -> None:
     move_delegated_tasks(now)
 
 
-def register_jobs() -> bool:
-    """Register the two jobs with the scheduler; False when there is no scheduler yet."""
-    try:
-        from edms.scheduler import register_job
-    except ImportError:
-        logger.info("no scheduler: deadlines and delegations of routes are not checked")
-        return False
-    register_job(DEADLINES_JOB, JOB_EVERY, _deadlines_job)
-    register_job(DELEGATIONS_JOB, JOB_EVERY, _delegations_job)
-    return True
+register_job(DEADLINES_JOB, JOB_EVERY, _deadlines_job)
+register_job(DELEGATIONS_JOB, JOB_EVERY, _delegations_job)

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,7 +16,6 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-import storage
 import workflows
 from edms.audit.models import AuditEvent
 from edms.auth.forms import EmptyForm
@@ -508,26 +507,4 @@ def resubmit(doc_id: str) -> Response:
 def view_file(doc_id: str) -> Response:
     """The latest version to show in the page: inline for PDF only, else an attachment."""
     doc = documents.get_document(get_user(), doc_id)
-    version = documents.get_version(doc)
-    if version.media_type != "application/pdf":
-        return send_version(version)
-    response = send_file(
-        documents.open_version(version),
-        mimetype="application/pdf",
-        as_attachment=False,
-        download_name=version.original_filename,
-        etag=version.sha256,
-        last_modified=version.created_at,
-        conditional=True,
-        max_age=0,
-    )
-    response.headers["Content-Length"] = str(version.size)
-    response.headers.set(
-        "Content-Disposition", "inline", **storage.content_disposition(version.original_filename)
-    )
-    # Shown in a frame of this site, never run as a page of it.
-    response.headers["Content-Security-Policy"] = (
-        "sandbox; default-src 'none'; frame-ancestors 'self'"
-    )
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return send_version(documents.get_version(doc), inline=True)

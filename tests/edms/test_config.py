@@ -57,6 +57,7 @@ def test_every_setting_has_a_default() -> None:
         ({"EDMS_DEFAULT_LOCALE": "en", "EDMS_LANGUAGES": "uz,ru"}, "default_locale"),
         ({"EDMS_DEMO": "false"}, "secret_key"),
         ({"EDMS_SECRET_KEY": "short"}, "secret_key"),
+        ({"EDMS_HOLIDAYS": "2026-03-21,2026-13-01"}, "holidays"),
     ],
 )
 def test_bad_settings_fail_naming_the_key(tmp_path: Path, env: dict[str, str], names: str) -> None:

@@ -227,6 +227,7 @@ def test_the_thread_starts_on_the_first_request(
     ran = threading.Event()
     job("test: first request", timedelta(hours=1), action=lambda now: ran.set())
     committing_app.testing = False
+    committing_app.config["EDMS"]["scheduler"] = "thread"  # the embedded default
     committing_app.config["EDMS"]["scheduler_interval_seconds"] = 1
     try:
         assert "thread" not in committing_app.extensions["edms.scheduler"]

@@ -135,9 +135,15 @@ def test_reminders_one_working_day_before_and_overdue_notices(cast: Cast, clock:
 def test_holidays_move_the_reminder(
     cast: Cast, clock: Clock, monkeypatch: pytest.MonkeyPatch, ctx
 ) -> None:
-    monkeypatch.setitem(ctx.config["EDMS"], "holidays", ["2026-03-06", "2026-03-05"])
+    from edms.wiring import build_calendar
+
+    def holidays(*days: str) -> None:
+        calendar = build_calendar({"holidays": list(days)})
+        monkeypatch.setitem(ctx.extensions, "edms.calendar", calendar)
+
+    holidays("2026-03-06", "2026-03-05")
     assert services.reminder_day(datetime(2026, 3, 9).date()).isoformat() == "2026-03-04"
-    monkeypatch.setitem(ctx.config["EDMS"], "holidays", [])
+    holidays()
     assert services.reminder_day(datetime(2026, 3, 9).date()).isoformat() == "2026-03-06"
     assert services.reminder_day(datetime(2026, 3, 10).date()).isoformat() == "2026-03-09"
 

@@ -160,7 +160,10 @@ def test_decision_page_shows_the_pdf_inline_and_records_a_decision(
     assert shown.status_code == 200
     assert shown.mimetype == "application/pdf"
     assert shown.headers["Content-Disposition"].startswith("inline")
-    assert "sandbox" in shown.headers["Content-Security-Policy"]
+    policy = shown.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy  # loads nothing, runs nothing of this site
+    assert "frame-ancestors 'self'" in policy  # framed only here
+    assert "sandbox" not in policy  # browsers refuse their PDF viewer in a sandbox
 
     token = csrf_token(client, url)
     assert client.post(url, data={"decision": "approve"}).status_code == 400  # no CSRF token
