@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Alembic's INFO lines (every plugin it sets up) drown what the commands print.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(url: str, connection: Connection | None = None) -> Config:
