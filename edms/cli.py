@@ -280,17 +280,23 @@ def workflows_group() -> None:
     default=None,
     help="Directory of the *.yaml definitions [config/workflows].",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load the files even over versions an administrator saved in the application.",
+)
 @with_appcontext
-def workflows_sync(directory: Path | None) -> None:
+def workflows_sync(directory: Path | None, force: bool) -> None:
     """Load the definitions into the database: a new version of each one whose text changed.
 
     Running routes stay on the version they started with. If any file is invalid,
-    nothing is loaded and every problem is listed.
+    nothing is loaded and every problem is listed. A definition an administrator
+    last edited in the application is kept unless --force is given.
     """
     from edms.routing import services
 
     try:
-        results = services.sync_definitions(directory)
+        results = services.sync_definitions(directory, force=force)
         db.session.commit()
     except services.DefinitionsInvalid as exc:
         db.session.rollback()
@@ -300,7 +306,12 @@ def workflows_sync(directory: Path | None) -> None:
     except EDMSError as exc:
         _fail(exc)
     for row, created in results:
-        state = "loaded as version" if created else "unchanged, version"
+        if created:
+            state = "loaded as version"
+        elif row.created_by_id is not None:
+            state = "kept the administrator's version"
+        else:
+            state = "unchanged, version"
         click.echo(f"{row.code}: {state} {row.version}")
 
 

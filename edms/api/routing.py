@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import OneOf
@@ -22,8 +22,9 @@ from edms.api.views import blueprints
 from edms.auth.login import get_user
 from edms.db import db, utcnow
 from edms.documents import services as documents
+from edms.errors import problem
 from edms.routing import services
-from edms.routing.models import Task, WorkflowInstance
+from edms.routing.models import Task, WorkflowDefinition, WorkflowInstance
 
 workflows_bp = ApiBlueprint(
     "api_workflows",
@@ -334,10 +335,159 @@ def decision(body: dict[str, Any], task_id: int) -> Task:
     return task_
 
 
+# Administration of definitions (administrators only) -----------------------------------
+
+
+class DefinitionTextSchema(_Strict):
+    yaml = RequiredText(
+        metadata={
+            "description": "The definition in YAML (docs/WORKFLOWS.md), at most 256 KB. Its "
+            "`code` names the definition: a new code makes a new one, a known code its "
+            "next version."
+        }
+    )
+
+
+class DefinitionActiveSchema(_Strict):
+    active = fields.Boolean(
+        required=True,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "`true`: the definition can be started; `false`: it cannot."},
+    )
+
+
+class DefinitionVersionSchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+    name = fields.Dict(keys=fields.String(), values=fields.String())
+    active = fields.Boolean(
+        metadata={"description": "Whether the definition can be started (all its versions)."}
+    )
+    sha256 = fields.String(metadata={"description": "SHA-256 of the YAML text."})
+    created_at = fields.DateTime()
+    created_by = fields.String(
+        allow_none=True,
+        metadata={"description": "Who saved it; null when it was loaded from config/workflows."},
+    )
+    routes_in_progress = fields.Integer(
+        metadata={"description": "Routes on this version still going (running or returned)."}
+    )
+
+
+class DefinitionVersionTextSchema(DefinitionVersionSchema):
+    yaml = fields.String(metadata={"description": "The YAML text, as saved."})
+
+
+class SavedDefinitionVersionSchema(DefinitionVersionSchema):
+    created = fields.Boolean(
+        metadata={"description": "False when the text was the latest version's: nothing saved."}
+    )
+
+
+def _version(row: WorkflowDefinition, counts: dict[tuple[str, int], int]) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "version": row.version,
+        "name": row.name,
+        "active": row.active,
+        "sha256": row.sha256,
+        "created_at": row.created_at,
+        "created_by": row.created_by.username if row.created_by is not None else None,
+        "routes_in_progress": counts.get((row.code, row.version), 0),
+        "yaml": row.source,
+    }
+
+
+def _version_url(row: WorkflowDefinition) -> str:
+    return url_for("api_workflows.definition_version", code=row.code, version=row.version)
+
+
+# One view for both methods of /workflows: the OpenAPI document has one path item per rule.
 @workflows_bp.route("/workflows")
-@workflows_bp.response(200, DefinitionSchema(many=True))
-@workflows_bp.problems(401, 403)
-def definitions() -> list[Any]:
-    """The workflow definitions that can be started (latest versions)"""
-    documents.require_staff(get_user())
-    return services.list_definitions()
+class Definitions(MethodView):
+    @workflows_bp.response(200, DefinitionSchema(many=True))
+    @workflows_bp.problems(401, 403)
+    def get(self) -> list[Any]:
+        """The workflow definitions that can be started (latest versions)"""
+        documents.require_staff(get_user())
+        return services.list_definitions()
+
+    @workflows_bp.arguments(DefinitionTextSchema)
+    @workflows_bp.response(
+        201,
+        SavedDefinitionVersionSchema,
+        headers={"Location": {"description": "The version.", "schema": {"type": "string"}}},
+    )
+    @workflows_bp.alt_response(
+        200,
+        schema=SavedDefinitionVersionSchema,
+        description="The text is the latest version's: nothing was saved (`created` is false).",
+        success=True,
+    )
+    @workflows_bp.problems(400, 401, 403, 409, 413, 415)
+    def post(self, body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+        """Save a definition: a new one, or the next version of the one its `code` names
+
+        Administrators only. The text is validated as config/workflows files are (schema,
+        known roles, departments and attributes, reachable quorums, conditions that
+        parse); a 422 problem lists each problem in `errors`, with its `path`
+        (`stages[1].policy.quorum`), `line`, `message` and `hint` (how to fix it), and
+        nothing is saved. A new version keeps the definition active or inactive; routes
+        already running stay on the version they started with.
+        """
+        user = get_user()
+        row, created = services.new_version(user, body.get("yaml"), source="api")
+        db.session.commit()
+        data = _version(row, services.open_route_counts(row.code))
+        data["created"] = created
+        return data, 201 if created else 200, {"Location": _version_url(row)}
+
+
+@workflows_bp.route("/workflows/<code>/versions")
+@workflows_bp.response(200, DefinitionVersionSchema(many=True))
+@workflows_bp.problems(401, 403, 404)
+def definition_versions(code: str) -> list[dict[str, Any]]:
+    """Every version of a definition, the latest first (administrators only)"""
+    services.require_admin(get_user())
+    counts = services.open_route_counts(code)
+    return [_version(row, counts) for row in services.definition_versions(code)]
+
+
+@workflows_bp.route("/workflows/<code>/versions/<int:version>")
+@workflows_bp.response(200, DefinitionVersionTextSchema)
+@workflows_bp.problems(401, 403, 404)
+def definition_version(code: str, version: int) -> dict[str, Any]:
+    """One version of a definition, with its YAML text (administrators only)"""
+    services.require_admin(get_user())
+    row = services.definition_version(code, version)
+    return _version(row, services.open_route_counts(code))
+
+
+@workflows_bp.route("/workflows/<code>/active", methods=["POST"])
+@workflows_bp.arguments(DefinitionActiveSchema)
+@workflows_bp.response(200, DefinitionVersionSchema)
+@workflows_bp.problems(400, 401, 403, 404, 415)
+def definition_active(body: dict[str, Any], code: str) -> dict[str, Any]:
+    """Let a definition be started, or not (administrators only)
+
+    An inactive definition cannot be started; routes already running on it go on.
+    """
+    user = get_user()
+    row = services.set_active(user, code, body["active"])
+    db.session.commit()
+    return _version(row, services.open_route_counts(code))
+
+
+@workflows_bp.errorhandler(services.DefinitionRejected)
+def definition_rejected(exc: services.DefinitionRejected) -> Response:
+    """The 422 of a definition that does not load: one entry in `errors` per problem.
+
+    ``edms.errors.problem`` keeps one message per field; a definition can have several
+    problems at one path, and each carries its line and hint as well.
+    """
+    response = problem(exc.status, exc.title, exc.message)
+    body = response.get_json()
+    body["errors"] = exc.details
+    response.set_data(current_app.json.dumps(body))
+    return response

@@ -39,6 +39,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import format_datetime, get_locale, gettext
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 import workflows
@@ -47,7 +48,7 @@ from edms.auth.models import Department, Role, User, UserRole
 from edms.db import db, utcnow
 from edms.documents import services as documents
 from edms.documents.models import AccessReason, Document, Status
-from edms.errors import Conflict, NotFound, ValidationError
+from edms.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from edms.routing.models import (
     OPEN_STATUSES,
     InstanceStatus,
@@ -163,12 +164,14 @@ def save_definition(
 
 
 def sync_definitions(
-    directory: Path | None = None, user: User | None = None
+    directory: Path | None = None, user: User | None = None, *, force: bool = False
 ) -> list[tuple[WorkflowDefinition, bool]]:
     """Load every ``*.yaml`` of ``directory`` (config/workflows) into the definitions table.
 
     All files are validated first: if any is invalid, nothing is saved and
-    ``DefinitionsInvalid`` lists the problems of each.
+    ``DefinitionsInvalid`` lists the problems of each. A definition whose latest
+    version an administrator saved in the application keeps it (the file would
+    silently undo that edit) unless ``force`` is given.
     """
     directory = directory or DEFINITIONS_DIR
     texts: list[tuple[str, str]] = []
@@ -182,7 +185,21 @@ def sync_definitions(
         texts.append((text, path.name))
     if errors:
         raise DefinitionsInvalid(errors)
-    return [save_definition(text, source, user) for text, source in texts]
+    results = []
+    for text, source in texts:
+        latest = latest_definition(load(text, source).code)
+        if not force and latest is not None and latest.created_by_id is not None:
+            if latest.sha256 != _digest(text):
+                logger.warning(
+                    "workflow definition %s: kept version %s saved by an administrator, not %s",
+                    latest.code,
+                    latest.version,
+                    source,
+                )
+            results.append((latest, False))
+            continue
+        results.append(save_definition(text, source, user))
+    return results
 
 
 def list_definitions(active_only: bool = True) -> list[WorkflowDefinition]:
@@ -1186,3 +1203,231 @@ def _delegations_job(now: datetime) -> None:
 
 register_job(DEADLINES_JOB, JOB_EVERY, _deadlines_job)
 register_job(DELEGATIONS_JOB, JOB_EVERY, _delegations_job)
+
+
+# Administration of definitions ------------------------------------------------------------
+
+
+class DefinitionRejected(ValidationError):
+    """A definition text an administrator sent that does not load (422); nothing was saved.
+
+    ``problems`` are the library's, each with its path, line, message and fix;
+    ``details`` gives them as data (the API's ``errors``).
+    """
+
+    def __init__(self, source: str, problems: list[workflows.Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        errors: dict[str, str] = {}
+        for p in self.problems:
+            key = p.path or "_"
+            errors[key] = f"{errors[key]}; {p}" if key in errors else str(p)
+        super().__init__(errors, str(workflows.DefinitionError(source, self.problems)))
+
+    @property
+    def details(self) -> list[dict[str, Any]]:
+        """Each problem as data: ``field`` (the path, ``_`` for the whole text), ``path``,
+        ``line``, ``message`` and ``hint``."""
+        return [
+            {
+                "field": p.path or "_",
+                "path": p.path,
+                "line": p.line,
+                "message": p.message,
+                "hint": p.hint,
+            }
+            for p in self.problems
+        ]
+
+
+def require_admin(user: User) -> None:
+    if not user.has_role(Role.ADMIN):
+        raise PermissionDenied(
+            "Only administrators manage workflow definitions.", object_type="workflow_definition"
+        )
+
+
+def department_codes() -> list[str]:
+    return list(db.session.scalars(select(Department.code).order_by(Department.code)))
+
+
+def check_definition(text: str, source: str = "<definition>") -> workflows.Definition:
+    """Validate a text as an administrator saving it: ``load`` plus the departments that exist.
+
+    ``DefinitionRejected`` lists every problem.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > workflows.MAX_TEXT_BYTES:
+        limit = workflows.MAX_TEXT_BYTES // 1024
+        problem = workflows.Problem(
+            "",
+            f"the text is {size} bytes, more than the {limit} KB a definition may have",
+            f"keep only what the route needs: a definition is a few KB, at most {limit} KB",
+        )
+        raise DefinitionRejected(source, [problem])
+    try:
+        return workflows.load_definition(
+            text, source, roles=ROLES, departments=department_codes(), attributes=ATTRIBUTES
+        )
+    except workflows.DefinitionError as exc:
+        raise DefinitionRejected(source, exc.problems) from exc
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A definition text that loads, checked against what it would become."""
+
+    text: str
+    source: str
+    definition: workflows.Definition
+    latest: WorkflowDefinition | None  # of the same code, if there is one
+
+    @property
+    def unchanged(self) -> bool:
+        """The text is the latest version's: saving it makes no new version."""
+        return self.latest is not None and self.latest.sha256 == _digest(self.text)
+
+
+def check_version(
+    user: User, text: Any, code: str | None = None, *, new: bool = False, source: str = ""
+) -> Draft:
+    """Everything ``new_version`` checks, without saving (administrators).
+
+    ``code``: the definition being edited (a text naming another code is refused);
+    ``new``: the text must start a definition of its own. ``DefinitionRejected`` lists
+    every problem.
+    """
+    require_admin(user)
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise ValidationError({"yaml": "must be text"})
+    text = text.replace("\r\n", "\n")  # as a browser sends a text area
+    source = source or (f"{code}.yaml" if code else "definition.yaml")
+    definition = check_definition(text, source)
+    latest = latest_definition(definition.code)
+    if code is not None and definition.code != code:
+        raise DefinitionRejected(
+            source,
+            [
+                workflows.Problem(
+                    "code",
+                    f"the text is the route {definition.code!r}, not {code!r}",
+                    f"write code: {code} to make a new version of this route",
+                )
+            ],
+        )
+    if new and latest is not None:
+        raise DefinitionRejected(
+            source,
+            [
+                workflows.Problem(
+                    "code",
+                    f"a route with the code {definition.code!r} exists already",
+                    "choose another code, or make a new version of that route from its page",
+                )
+            ],
+        )
+    return Draft(text, source, definition, latest)
+
+
+def new_version(
+    user: User, text: Any, code: str | None = None, *, new: bool = False, source: str = ""
+) -> tuple[WorkflowDefinition, bool]:
+    """Save ``text`` as the next version of the definition it names (administrators).
+
+    Checked as ``check_version`` does. Returns the row and whether it is new: the text
+    of the latest version creates nothing. A new version keeps the definition active or
+    inactive; running routes stay on the version they started with.
+    """
+    draft = check_version(user, text, code, new=new, source=source)
+    latest = draft.latest
+    try:
+        with db.session.begin_nested():
+            row, created = save_definition(draft.text, draft.source, user)
+    except IntegrityError:  # another administrator saved the same version number first
+        raise Conflict(
+            "Someone saved a version of this route at the same moment; reload it and try again."
+        ) from None
+    if not created:
+        return row, False
+    if latest is not None and not latest.active:
+        row.active = False
+    audit.record(
+        "workflow.definition_version",
+        "workflow_definition",
+        row.id,
+        {
+            "code": row.code,
+            "version": row.version,
+            "previous": latest.version if latest is not None else None,
+            "sha256": row.sha256,
+            "active": row.active,
+        },
+        actor=user,
+    )
+    return row, True
+
+
+def set_active(user: User, code: str, active: bool) -> WorkflowDefinition:
+    """Let a definition be started, or not (administrators); its running routes go on.
+
+    Every version takes the flag; returns the latest. Audited when it changes.
+    """
+    require_admin(user)
+    rows = definition_versions(code)
+    latest = rows[0]
+    if latest.active == active and all(row.active == active for row in rows):
+        return latest
+    for row in rows:
+        row.active = active
+    db.session.flush()
+    action = "workflow.definition_activate" if active else "workflow.definition_deactivate"
+    audit.record(
+        action,
+        "workflow_definition",
+        latest.id,
+        {"code": code, "version": latest.version},
+        actor=user,
+    )
+    logger.info("workflow definition %s %s", code, "activated" if active else "deactivated")
+    return latest
+
+
+def definition_versions(code: str) -> list[WorkflowDefinition]:
+    """Every version of a definition, the latest first; 404 when there is none."""
+    rows = list(
+        db.session.scalars(
+            select(WorkflowDefinition)
+            .options(joinedload(WorkflowDefinition.created_by))
+            .where(WorkflowDefinition.code == code)
+            .order_by(WorkflowDefinition.version.desc())
+        )
+    )
+    if not rows:
+        raise NotFound("No such workflow definition.")
+    return rows
+
+
+def definition_version(code: str, version: int) -> WorkflowDefinition:
+    row = db.session.scalar(
+        select(WorkflowDefinition).where(
+            WorkflowDefinition.code == code, WorkflowDefinition.version == version
+        )
+    )
+    if row is None:
+        raise NotFound("No such version of the workflow definition.")
+    return row
+
+
+def open_route_counts(code: str | None = None) -> dict[tuple[str, int], int]:
+    """Routes still going (running, or returned for rework) by definition code and version."""
+    query = (
+        select(WorkflowDefinition.code, WorkflowDefinition.version, func.count())
+        .join(WorkflowInstance, WorkflowInstance.definition_id == WorkflowDefinition.id)
+        .where(WorkflowInstance.status.in_([s.value for s in OPEN_STATUSES]))
+        .group_by(WorkflowDefinition.code, WorkflowDefinition.version)
+    )
+    if code is not None:
+        query = query.where(WorkflowDefinition.code == code)
+    return {(c, v): int(n) for c, v, n in db.session.execute(query)}
