@@ -48,10 +48,18 @@ class ValidationError(EDMSError):
     status = 422
     title = "Invalid input"
 
-    def __init__(self, errors: dict[str, str] | str, message: str | None = None) -> None:
+    def __init__(
+        self,
+        errors: dict[str, str] | str,
+        message: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
         if isinstance(errors, str):
             errors = {"_": errors}
         self.errors = errors
+        # Richer per-problem data for the API's ``errors`` (each has a ``field``), when
+        # one message per field is not enough.
+        self.details = details
         if message is None:
             message = "; ".join(
                 msg if field == "_" else f"{field}: {msg}" for field, msg in errors.items()
@@ -125,9 +133,14 @@ def wants_json() -> bool:
 
 
 def problem(
-    status: int, title: str, detail: str, errors: dict[str, str] | None = None, **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    errors: dict[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> Response:
-    """An RFC 9457 problem reply."""
+    """An RFC 9457 problem reply; ``details`` (each with a ``field``) replaces ``errors``."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
@@ -135,7 +148,9 @@ def problem(
         "detail": detail,
         "instance": request.path,
     }
-    if errors:
+    if details:
+        body["errors"] = details
+    elif errors:
         body["errors"] = [{"field": field, "message": msg} for field, msg in errors.items()]
     body.update(extra)
     response = jsonify(body)
@@ -145,10 +160,15 @@ def problem(
 
 
 def _render(
-    status: int, title: str, detail: str, errors: dict[str, str] | None = None, **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    errors: dict[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> Response:
     if wants_json():
-        response = problem(status, title, detail, errors, **extra)
+        response = problem(status, title, detail, errors, details, **extra)
     else:
         html = render_template(
             "error.html", status=status, title=title, detail=detail, errors=errors
@@ -168,8 +188,9 @@ def handle_edms_error(exc: EDMSError) -> Response:
             exc.object_id if exc.object_id is not None else request.endpoint,
             {"method": request.method},
         )
-    errors = exc.errors if isinstance(exc, ValidationError) else None
-    return _render(exc.status, exc.title, exc.message, errors, **exc.extra)
+    if isinstance(exc, ValidationError):
+        return _render(exc.status, exc.title, exc.message, exc.errors, exc.details, **exc.extra)
+    return _render(exc.status, exc.title, exc.message, **exc.extra)
 
 
 def handle_storage_error(exc: storage.StorageError) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import OneOf
@@ -22,7 +22,6 @@ from edms.api.views import blueprints
 from edms.auth.login import get_user
 from edms.db import db, utcnow
 from edms.documents import services as documents
-from edms.errors import problem
 from edms.routing import services
 from edms.routing.models import Task, WorkflowDefinition, WorkflowInstance
 
@@ -477,17 +476,3 @@ def definition_active(body: dict[str, Any], code: str) -> dict[str, Any]:
     row = services.set_active(user, code, body["active"])
     db.session.commit()
     return _version(row, services.open_route_counts(code))
-
-
-@workflows_bp.errorhandler(services.DefinitionRejected)
-def definition_rejected(exc: services.DefinitionRejected) -> Response:
-    """The 422 of a definition that does not load: one entry in `errors` per problem.
-
-    ``edms.errors.problem`` keeps one message per field; a definition can have several
-    problems at one path, and each carries its line and hint as well.
-    """
-    response = problem(exc.status, exc.title, exc.message)
-    body = response.get_json()
-    body["errors"] = exc.details
-    response.set_data(current_app.json.dumps(body))
-    return response

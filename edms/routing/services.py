@@ -1222,13 +1222,9 @@ class DefinitionRejected(ValidationError):
         for p in self.problems:
             key = p.path or "_"
             errors[key] = f"{errors[key]}; {p}" if key in errors else str(p)
-        super().__init__(errors, str(workflows.DefinitionError(source, self.problems)))
-
-    @property
-    def details(self) -> list[dict[str, Any]]:
-        """Each problem as data: ``field`` (the path, ``_`` for the whole text), ``path``,
-        ``line``, ``message`` and ``hint``."""
-        return [
+        # Each problem as data for the API: field (the path, "_" for the whole text),
+        # path, line, message and hint.
+        details = [
             {
                 "field": p.path or "_",
                 "path": p.path,
@@ -1238,6 +1234,7 @@ class DefinitionRejected(ValidationError):
             }
             for p in self.problems
         ]
+        super().__init__(errors, str(workflows.DefinitionError(source, self.problems)), details)
 
 
 def require_admin(user: User) -> None:
