@@ -147,15 +147,22 @@ def _stage_name(code: Any, stage_id: Any) -> str:
 
 @bp.app_template_global()
 def inbox_counter() -> services.Counts | None:
-    """Open and overdue tasks of the logged-in staff member, for the header."""
+    """Open and overdue tasks of the logged-in staff member, for the header.
+
+    Counted once per request, however many templates ask.
+    """
+    if "inbox_counts" in g:
+        counts: services.Counts | None = g.inbox_counts
+        return counts
     user = g.get("user")
-    if not isinstance(user, User) or not user.is_staff:
-        return None
-    try:
-        return services.inbox_counts(user)
-    except SQLAlchemyError:  # e.g. on the error page of a failed transaction
-        logger.warning("open tasks could not be counted", exc_info=True)
-        return None
+    counts = None
+    if isinstance(user, User) and user.is_staff:
+        try:
+            counts = services.inbox_counts(user)
+        except SQLAlchemyError:  # e.g. on the error page of a failed transaction
+            logger.warning("open tasks could not be counted", exc_info=True)
+    g.inbox_counts = counts
+    return counts
 
 
 @dataclass
