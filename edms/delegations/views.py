@@ -13,16 +13,14 @@ from edms.db import db, utcnow
 from edms.delegations import services
 from edms.delegations.forms import STATUS_LABELS, DelegationForm, set_delegation_errors, translate
 from edms.errors import Conflict, PermissionDenied, ValidationError
+from edms.labels import label_filters
 
 bp = Blueprint("delegations", __name__)
 
 Page = Response | tuple[str, int]
 
 
-@bp.app_template_filter("delegation_status")
-def delegation_status(code: str) -> str:
-    label = STATUS_LABELS.get(code)
-    return str(label) if label is not None else code
+label_filters(bp, {"delegation_status": STATUS_LABELS})
 
 
 @bp.route("/delegations", methods=["GET", "POST"])

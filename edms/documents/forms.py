@@ -181,13 +181,6 @@ class ShareForm(FlaskForm):
     set_errors = MetadataForm.set_errors
 
 
-def label(table: dict[str, object], code: str | None) -> str:
-    """The translated label of ``code`` in one of the tables above, or the code itself."""
-    if code is None:
-        return ""
-    return str(table.get(code, code))
-
-
 def document_type_name(name: str) -> str:
     """A document type's stored (English) name in the user's language."""
     return gettext(name) if name in DOCUMENT_TYPE_NAMES else name

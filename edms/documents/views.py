@@ -35,10 +35,10 @@ from edms.documents.forms import (
     VersionForm,
     choice,
     document_type_name,
-    label,
 )
 from edms.documents.models import AccessReason, Document, DocumentAccess, Status
 from edms.errors import EDMSError, NotFound, PermissionDenied, ValidationError
+from edms.labels import label, label_filters
 from edms.main.views import translate_message
 from edms.registry import services as registry
 
@@ -73,25 +73,15 @@ _ACTION_LABELS = {
 
 # Words for codes, used by the templates -------------------------------------
 
-
-@bp.app_template_filter("status_label")
-def status_label(code: str) -> str:
-    return label(STATUS_LABELS, code)
-
-
-@bp.app_template_filter("direction_label")
-def direction_label(code: str) -> str:
-    return label(DIRECTION_LABELS, code)
-
-
-@bp.app_template_filter("confidentiality_label")
-def confidentiality_label(code: str) -> str:
-    return label(_CONFIDENTIALITY_LABELS, code)
-
-
-@bp.app_template_filter("language_label")
-def language_label(code: str) -> str:
-    return label(_LANGUAGE_LABELS, code)
+label_filters(
+    bp,
+    {
+        "status_label": STATUS_LABELS,
+        "direction_label": DIRECTION_LABELS,
+        "confidentiality_label": _CONFIDENTIALITY_LABELS,
+        "language_label": _LANGUAGE_LABELS,
+    },
+)
 
 
 @bp.app_template_filter("type_name")

@@ -82,12 +82,6 @@ def translate(message: str) -> str:
     return translate_message(message)
 
 
-def label(table: dict[str, object], code: str | None) -> str:
-    if code is None:
-        return ""
-    return str(table.get(code, code))
-
-
 class _Form(FlaskForm):
     def set_errors(self, errors: dict[str, str]) -> None:
         """Attach ``{field: message}``; messages for fields not on the form go to the top."""

@@ -26,6 +26,7 @@ from edms.errors import (
     ValidationError,
     from_storage_error,
 )
+from edms.labels import label_filters
 from edms.resolutions import services
 from edms.resolutions.forms import (
     ACTION_LABELS,
@@ -40,7 +41,6 @@ from edms.resolutions.forms import (
     ExtensionForm,
     ReportForm,
     ResolutionForm,
-    label,
     split_names,
     translate,
 )
@@ -59,30 +59,16 @@ Page = Response | tuple[str, int]
 
 # Words for codes ----------------------------------------------------------------
 
-
-@bp.app_template_filter("resolution_status")
-def resolution_status(code: str) -> str:
-    return label(RESOLUTION_STATUS_LABELS, code)
-
-
-@bp.app_template_filter("assignment_status")
-def assignment_status(code: str) -> str:
-    return label(ASSIGNMENT_STATUS_LABELS, code)
-
-
-@bp.app_template_filter("report_outcome")
-def report_outcome(code: str) -> str:
-    return label(REPORT_OUTCOME_LABELS, code)
-
-
-@bp.app_template_filter("extension_status")
-def extension_status(code: str) -> str:
-    return label(EXTENSION_STATUS_LABELS, code)
-
-
-@bp.app_template_filter("resolution_action")
-def resolution_action(code: str) -> str:
-    return label(ACTION_LABELS, code)
+label_filters(
+    bp,
+    {
+        "resolution_status": RESOLUTION_STATUS_LABELS,
+        "assignment_status": ASSIGNMENT_STATUS_LABELS,
+        "report_outcome": REPORT_OUTCOME_LABELS,
+        "extension_status": EXTENSION_STATUS_LABELS,
+        "resolution_action": ACTION_LABELS,
+    },
+)
 
 
 @bp.app_template_global()

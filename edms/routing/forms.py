@@ -11,7 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 
-from edms.documents.forms import label, set_errors
+from edms.documents.forms import set_errors
+from edms.labels import label
 from edms.main.views import translate_message
 
 DECISION_LABELS = {

@@ -24,9 +24,10 @@ from edms.auth.models import User
 from edms.db import db, utcnow
 from edms.documents import services as documents
 from edms.documents.download import send_version
-from edms.documents.forms import choice, label
+from edms.documents.forms import choice
 from edms.documents.models import Document
 from edms.errors import EDMSError, PermissionDenied, ValidationError
+from edms.labels import label, label_filters
 from edms.routing import services
 from edms.routing.forms import (
     DECISION_LABELS,
@@ -72,24 +73,19 @@ def _lang() -> str:
 # Words for codes ----------------------------------------------------------------------
 
 
-@bp.app_template_filter("decision_label")
-def decision_label_filter(code: str | None) -> str:
-    return label(DECISION_LABELS, code)
+label_filters(
+    bp,
+    {
+        "decision_label": DECISION_LABELS,
+        "route_status_label": ROUTE_STATUS_LABELS,
+        "task_status_label": TASK_STATUS_LABELS,
+    },
+)
 
 
 @bp.app_template_filter("decided_label")
 def decided_label_filter(code: str | None) -> str:
     return decided_label(code)
-
-
-@bp.app_template_filter("route_status_label")
-def route_status_label(code: str | None) -> str:
-    return label(ROUTE_STATUS_LABELS, code)
-
-
-@bp.app_template_filter("task_status_label")
-def task_status_label(code: str | None) -> str:
-    return label(TASK_STATUS_LABELS, code)
 
 
 @bp.app_template_filter("route_event_description")
