@@ -194,9 +194,9 @@ def gunicorn_extra_args() -> list[str]:
 
 
 class Server:
-    """gunicorn serving EDMS on a loopback port, its output kept in a log file."""
+    """gunicorn serving EDMS on a loopback port (one worker), its output kept in a log file."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, threads: int = 2) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -209,9 +209,11 @@ class Server:
                 "--workers",
                 "1",
                 "--threads",
-                "2",
+                str(threads),
                 "--graceful-timeout",
                 "5",
+                "--timeout",
+                "300",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 *gunicorn_extra_args(),

@@ -49,9 +49,7 @@ import contextlib
 import os
 import platform
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -77,12 +75,11 @@ for _name in list(os.environ):
     if _name.startswith("EDMS_"):
         del os.environ[_name]
 
-from bench.upload import BenchError, free_port, gunicorn_extra_args  # noqa: E402
+from bench.upload import BenchError, Server  # noqa: E402
 from bench.workflows_engine import run as engine_run  # noqa: E402
 from workflows import load_definition  # noqa: E402
 
 GUNICORN_THREADS = 4
-SERVER_START_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 120.0
 ROUTE = "licence_request"  # three decisions per route: two reviewers of three, then the head
 REVIEWERS = ("approver", "licensor")  # LEGAL and LICENSING; STATS ("statistician") is left
@@ -224,68 +221,6 @@ def dispose(app: Any) -> None:
 # The server ----------------------------------------------------------------------------------
 
 
-class Server:
-    """gunicorn serving EDMS on a loopback port (1 worker, 4 threads), output in a log file."""
-
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                "1",
-                "--threads",
-                str(GUNICORN_THREADS),
-                "--graceful-timeout",
-                "5",
-                "--timeout",
-                "300",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                *gunicorn_extra_args(),
-                "edms:create_app()",
-            ],
-            env=dict(env),
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                requests.get(self.url + "/", timeout=2, allow_redirects=False)
-            except requests.ConnectionError:
-                time.sleep(0.1)
-                continue
-            return
-        raise BenchError(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s")
-
-    def log(self, lines: int = 40) -> str:
-        self._log.flush()
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
 # HTTP clients -----------------------------------------------------------------------------
 
 
@@ -371,7 +306,7 @@ class ApiFigures:
 def through_the_api(
     app: Any, env: Mapping[str, str], tokens: Mapping[str, str], tmp: Path, routes: int, n: int
 ) -> ApiFigures:
-    server = Server(env, tmp / "gunicorn.log")
+    server = Server(env, tmp / "gunicorn.log", threads=GUNICORN_THREADS)
     try:
         server.wait_ready()
         clients = Clients(server.url, n)
