@@ -29,6 +29,7 @@ Services flush; the request commits.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -324,28 +325,32 @@ def _executors(
 # Reading -----------------------------------------------------------------------
 
 
+def _on_a_visible_document(user: User, document_id: uuid.UUID | None, missing: str) -> None:
+    """404 with ``missing`` unless the row exists and the user may see its document."""
+    if document_id is None:
+        documents.require_staff(user)
+        raise NotFound(missing)
+    try:
+        documents.get_document(user, document_id)
+    except NotFound:
+        raise NotFound(missing) from None
+
+
 def get_resolution(user: User, resolution_id: int) -> Resolution:
     """The resolution if the user may see its document; 404 otherwise."""
     resolution = db.session.get(Resolution, resolution_id)
-    if resolution is None:
-        documents.require_staff(user)
-        raise NotFound(NO_RESOLUTION)
-    try:
-        documents.get_document(user, resolution.document_id)
-    except NotFound:
-        raise NotFound(NO_RESOLUTION) from None
+    document_id = resolution.document_id if resolution else None
+    _on_a_visible_document(user, document_id, NO_RESOLUTION)
+    assert resolution is not None  # noqa: S101 - checked just above
     return resolution
 
 
 def get_assignment(user: User, assignment_id: int) -> Assignment:
+    """The assignment if the user may see its document; 404 otherwise."""
     assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None:
-        documents.require_staff(user)
-        raise NotFound(NO_ASSIGNMENT)
-    try:
-        documents.get_document(user, assignment.resolution.document_id)
-    except NotFound:
-        raise NotFound(NO_ASSIGNMENT) from None
+    document_id = assignment.resolution.document_id if assignment else None
+    _on_a_visible_document(user, document_id, NO_ASSIGNMENT)
+    assert assignment is not None  # noqa: S101 - checked just above
     return assignment
 
 
