@@ -1057,6 +1057,10 @@ def inbox(user: User, raw: Mapping[str, Any], now: datetime | None = None) -> In
     order: list[Any]
     if status == "done":
         order = [Task.decided_at.desc(), Task.id.desc()]
+    elif status == "open":
+        # All open: the overdue are exactly the earliest due, so "overdue first, then the
+        # soonest due, no deadline last" is the order of ix_tasks_inbox and needs no sort.
+        order = [Task.due_at.asc().nulls_last(), Task.id]
     else:  # overdue first, then the soonest due, tasks without a deadline last
         order = [
             case((is_overdue, 0), else_=1),
