@@ -550,14 +550,22 @@ def create_resolution(user: User, doc: Document, raw: Mapping[str, Any]) -> Reso
     return resolution
 
 
-def cancel_resolution(user: User, resolution: Resolution, reason: str = "") -> list[Resolution]:
-    """Cancel an open resolution and its open sub-resolutions (author only); return them all."""
+def _authors_comment(
+    user: User, resolution: Resolution, name: str, value: str, *, required: bool
+) -> str:
+    """Only the resolution's author may do this; their comment (``name``) checked."""
     if resolution.author_id != user.id:
         raise PermissionDenied(ONLY_AUTHOR, object_type="resolution", object_id=resolution.id)
     errors: dict[str, str] = {}
-    reason = _text({"reason": reason}, "reason", errors, required=False, limit=MAX_COMMENT)
+    text = _text({name: value}, name, errors, required=required, limit=MAX_COMMENT)
     if errors:
         raise ValidationError(errors)
+    return text
+
+
+def cancel_resolution(user: User, resolution: Resolution, reason: str = "") -> list[Resolution]:
+    """Cancel an open resolution and its open sub-resolutions (author only); return them all."""
+    reason = _authors_comment(user, resolution, "reason", reason, required=False)
     _lock_resolution(resolution)
     if not resolution.is_open:
         raise Conflict(RESOLUTION_NOT_OPEN)
@@ -703,12 +711,7 @@ def _decide_report(
     user: User, assignment: Assignment, comment: str, *, required: bool
 ) -> AssignmentReport:
     resolution = assignment.resolution
-    if resolution.author_id != user.id:
-        raise PermissionDenied(ONLY_AUTHOR, object_type="resolution", object_id=resolution.id)
-    errors: dict[str, str] = {}
-    comment = _text({"comment": comment}, "comment", errors, required=required, limit=MAX_COMMENT)
-    if errors:
-        raise ValidationError(errors)
+    comment = _authors_comment(user, resolution, "comment", comment, required=required)
     _lock(assignment)
     if not resolution.is_open:
         raise Conflict(RESOLUTION_NOT_OPEN)
