@@ -17,6 +17,7 @@ A test PKI (certomancer, served on loopback) lives in :mod:`signing.testing`.
 
 from __future__ import annotations
 
+from signing._convert import Converter
 from signing._errors import (
     ConversionError,
     ConversionTimeout,
@@ -49,6 +50,7 @@ from signing._sign import (
     SigningPolicy,
     Stamp,
 )
+from signing._templates import render_template, template_variables
 from signing._trust import TrustStore
 from signing._verify import SignatureReport, VerificationReport, verify
 
@@ -57,6 +59,7 @@ __all__ = [
     "CertificateInfo",
     "ConversionError",
     "ConversionTimeout",
+    "Converter",
     "ConverterMissing",
     "Credential",
     "CredentialCache",
@@ -82,7 +85,9 @@ __all__ = [
     "load_certificates",
     "load_pkcs12",
     "new_authority",
+    "render_template",
     "seal",
+    "template_variables",
     "unseal",
     "verify",
 ]
