@@ -106,19 +106,23 @@ def _register_blueprints(app: Flask) -> None:
     from edms.blobs.views import bp as files_bp
     from edms.delegations.views import bp as delegations_bp
     from edms.documents.views import bp as documents_bp
+    from edms.drafting.views import bp as drafting_bp
     from edms.main.views import bp as main_bp
     from edms.notifications.views import bp as notifications_bp
     from edms.resolutions.views import bp as resolutions_bp
     from edms.routing import init_app as init_routing
+    from edms.signing import init_app as init_signing
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(documents_bp)
+    app.register_blueprint(drafting_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(delegations_bp)
     app.register_blueprint(resolutions_bp)
     init_routing(app)
+    init_signing(app)
     init_api(app)
 
     from edms.cli import register_cli

@@ -43,6 +43,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(journal_group)
     app.cli.add_command(storage_group)
     app.cli.add_command(workflows_group)
+    app.cli.add_command(pki_group)
     app.cli.add_command(worker_command)
 
 
@@ -313,6 +314,72 @@ def workflows_sync(directory: Path | None, force: bool) -> None:
         else:
             state = "unchanged, version"
         click.echo(f"{row.code}: {state} {row.version}")
+
+
+# Signing PKI -----------------------------------------------------------------
+
+
+@click.group("pki")
+def pki_group() -> None:
+    """The demo certificate and time-stamping authorities, and the trust store."""
+
+
+@pki_group.command("init")
+@click.option("--force", is_flag=True, help="Make a new CA and TSA even if they exist.")
+@with_appcontext
+def pki_init(force: bool) -> None:
+    """Write the demo CA and TSA into signing_pki_dir (nothing to do if they exist).
+
+    With --force, signatures and credentials from the old CA no longer verify.
+    """
+    from edms.signing import services
+
+    made = services.init_demo_pki(force=force)
+    where = services.pki_dir()
+    if not made:
+        click.echo(f"the demo PKI in {where} is ready (nothing to do)")
+        return
+    for name in made:
+        click.echo(f"wrote {where / name}")
+
+
+@pki_group.command("issue")
+@click.argument("username")
+@with_appcontext
+def pki_issue(username: str) -> None:
+    """Issue USERNAME a demo signing certificate (their previous credential is revoked)."""
+    from edms.auth import services as auth
+    from edms.signing import services
+
+    try:
+        row = services.issue_demo_credential(auth.get_user(username))
+        db.session.commit()
+    except EDMSError as exc:
+        _fail(exc)
+    click.echo(
+        f"issued to {username}: {row.common_name}, serial {row.serial}, "
+        f"valid until {row.not_after:%Y-%m-%d}"
+    )
+
+
+@pki_group.command("trust-list")
+@with_appcontext
+def pki_trust_list() -> None:
+    """List the trusted certificate authorities (configuration, added, demo)."""
+    from edms.signing import services
+
+    try:
+        anchors = services.trust_anchors()
+    except EDMSError as exc:
+        _fail(exc)
+    if not anchors:
+        click.echo("no certificate authority is trusted", err=True)
+    for anchor in anchors:
+        info = anchor.info
+        click.echo(
+            f"{anchor.source:<8} {info.fingerprint[:16]}  until {info.not_after:%Y-%m-%d}  "
+            f"{info.subject}"
+        )
 
 
 # Storage ---------------------------------------------------------------------

@@ -69,6 +69,22 @@ def _holidays(value: list[Any]) -> str | None:
     return None
 
 
+def _signing_level(value: str) -> str | None:
+    from signing import Level, SigningError
+
+    try:
+        Level.parse(value)
+    except SigningError as exc:
+        return str(exc)
+    return None
+
+
+def _optional_secret(value: str) -> str | None:
+    if value and len(value) < 16:
+        return "must be empty or at least 16 characters long"
+    return None
+
+
 @dataclass(frozen=True)
 class Setting:
     type: type
@@ -109,6 +125,17 @@ SPEC: dict[str, Setting] = {
     "scheduler": Setting(str, _scheduler),
     "scheduler_interval_seconds": Setting(int, _positive),
     "scheduler_lease_minutes": Setting(int, _positive),
+    "signing_level": Setting(str, _signing_level),
+    "signing_tsa_url": Setting(str, _base_url),
+    "signing_trust_store": Setting(str),
+    "signing_pki_dir": Setting(str),
+    "signing_credential_key": Setting(str, _optional_secret),
+    "signing_verify_max_mb": Setting(int, _positive),
+    "signing_offline_verify": Setting(bool),
+    "signing_stamp_font": Setting(str),
+    "signing_organisation": Setting(str),
+    "signing_seal_file": Setting(str),
+    "signing_seal_passphrase": Setting(str),
 }
 
 
@@ -202,6 +229,11 @@ def _finish(settings: dict[str, Any]) -> dict[str, Any]:
         settings["database_url"] = f"sqlite:///{data_dir / 'edms.sqlite3'}"
     if not settings["storage_url"]:
         settings["storage_url"] = (data_dir / "files").as_uri()
+    pki_dir = settings["signing_pki_dir"]
+    settings["signing_pki_dir"] = str(
+        Path(pki_dir).expanduser().resolve() if pki_dir else data_dir / "pki"
+    )
+    settings["signing_level"] = _canonical_level(settings["signing_level"])
     if settings["default_locale"] not in settings["languages"]:
         raise ConfigError(
             f"default_locale: {settings['default_locale']!r} is not one of languages "
@@ -225,6 +257,12 @@ def _finish(settings: dict[str, Any]) -> dict[str, Any]:
     elif len(settings["secret_key"]) < 16:
         raise ConfigError("secret_key: must be at least 16 characters long")
     return settings
+
+
+def _canonical_level(value: str) -> str:
+    from signing import Level
+
+    return Level.parse(value).value
 
 
 def _demo_secret(data_dir: Path) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from edms.auth import services as auth
 from edms.auth.models import Department, User
-from edms.db import db
+from edms.db import db, utcnow
 from edms.documents import services as documents
 from edms.documents.models import Document
 from edms.registry import services as registry
@@ -93,6 +93,7 @@ def load_demo() -> int:
             created += 1
     created += _heads()
     created += _workflows()
+    created += _signing()
     return created
 
 
@@ -116,3 +117,18 @@ def _workflows() -> int:
     from edms.routing import services as routing
 
     return sum(1 for _row, created in routing.sync_definitions() if created)
+
+
+def _signing() -> int:
+    """The demo CA and TSA, and a demo signing certificate for each demo user without one."""
+    from edms.signing import services as signing
+
+    made = 1 if signing.init_demo_pki() else 0
+    now = utcnow()
+    for username, *_rest in USERS:
+        user = auth.get_user(username)
+        active = signing.active_credential(user)
+        if active is None or active.not_after < now:
+            signing.issue_demo_credential(user)
+            made += 1
+    return made

@@ -9,7 +9,8 @@ for the user:
 - ``Conflict`` (409), ``PayloadTooLarge`` (413), ``TooManyRequests`` (429).
 - ``ServiceUnavailable`` (503): a dependency such as storage is down.
 
-Errors of the libraries (``storage.StorageError`` ...) are mapped here too, so
+Errors of the libraries (``storage.StorageError``, ``signing.SigningError``) are mapped
+here too, so
 views never translate exceptions themselves. HTML pages get an error page;
 ``/api/`` paths and clients asking for JSON get RFC 9457 ``application/problem+json``.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+import signing
 import storage
 
 logger = logging.getLogger(__name__)
@@ -122,6 +124,21 @@ def from_storage_error(exc: storage.StorageError) -> EDMSError:
     return ServiceUnavailable("The file storage failed; please try again later.")
 
 
+def from_signing_error(exc: signing.SigningError) -> EDMSError:
+    """Translate a signing library error: the input's fault (422), a refused signer (409),
+    or a service the signature needs that is down (503)."""
+    message = str(exc)
+    message = message[:1].upper() + message[1:]
+    if isinstance(exc, signing.SignerRevoked):
+        return Conflict(message)
+    if isinstance(exc, signing.TimestampError | signing.RevocationError):
+        return ServiceUnavailable(message)
+    if isinstance(exc, signing.ConverterMissing | signing.ConversionTimeout):
+        return ServiceUnavailable(message)
+    # CredentialError, PdfError, TemplateError, ConversionError and the rest: the input.
+    return ValidationError({"_": message}, message)
+
+
 def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
@@ -198,6 +215,11 @@ def handle_storage_error(exc: storage.StorageError) -> Response:
     return handle_edms_error(from_storage_error(exc))
 
 
+def handle_signing_error(exc: signing.SigningError) -> Response:
+    logger.info("signing error: %s: %s", type(exc).__name__, exc)
+    return handle_edms_error(from_signing_error(exc))
+
+
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     title = exc.name
@@ -248,5 +270,6 @@ def handle_unexpected(exc: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(EDMSError, handle_edms_error)
     app.register_error_handler(storage.StorageError, handle_storage_error)
+    app.register_error_handler(signing.SigningError, handle_signing_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -22,6 +22,7 @@ from edms.resolutions.models import (
 )
 from edms.routing.models import Task, WorkflowDefinition, WorkflowInstance
 from edms.scheduler.models import ScheduledJob
+from edms.signing.models import DocumentSignature, SigningCredential, TrustedCertificate
 
 __all__ = [
     "Acquaintance",
@@ -36,6 +37,7 @@ __all__ = [
     "DocumentAccess",
     "DocumentComment",
     "DocumentLink",
+    "DocumentSignature",
     "DocumentType",
     "DocumentVersion",
     "ExtensionRequest",
@@ -46,7 +48,9 @@ __all__ = [
     "Notification",
     "Resolution",
     "ScheduledJob",
+    "SigningCredential",
     "Task",
+    "TrustedCertificate",
     "User",
     "UserRole",
     "WorkflowDefinition",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import pem, x509
+from asn1crypto import pem, pkcs12, x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -146,13 +146,22 @@ def load_pkcs12(data: bytes, passphrase: bytes | None = None) -> Credential:
     try:
         signer = SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase)
     except (ValueError, TypeError) as exc:
-        message = str(exc).lower()
-        if "password" in message or "mac" in message or "decrypt" in message:
+        # The libraries only say the key material could not be loaded: a well-formed
+        # PKCS#12 structure means the passphrase was wrong.
+        if _is_pfx(data):
             raise CredentialError("wrong passphrase for the PKCS#12 file") from None
         raise CredentialError(f"not a readable PKCS#12 file ({exc})") from None
     if signer is None or signer.signing_key is None:
         raise CredentialError("the PKCS#12 file holds no private key")
     return Credential(signer)
+
+
+def _is_pfx(data: bytes) -> bool:
+    try:
+        pfx = pkcs12.Pfx.load(data)
+        return str(pfx["auth_safe"]["content_type"].native) in ("data", "signed_data")
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 def _seal_key(secret: bytes) -> bytes:

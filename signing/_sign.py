@@ -12,13 +12,20 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from asn1crypto import core
+from asn1crypto import cms, core
+from asn1crypto import keys as asn1_keys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from fontTools import ttLib
 from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
@@ -30,6 +37,8 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.general import as_signing_certificate
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
@@ -41,6 +50,7 @@ from pyhanko_certvalidator.errors import (
     PathValidationError,
     RevokedError,
 )
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 from signing._errors import (
     CredentialError,
@@ -249,6 +259,128 @@ class _MemoryFontFactory(GlyphAccumulatorFactory):
         )
 
 
+def _load_key(info: asn1_keys.PrivateKeyInfo) -> PrivateKeyTypes:
+    return serialization.load_der_private_key(info.dump(), password=None)
+
+
+# Private keys parsed once per credential and dropped with it (a CredentialCache
+# keeps the credentials, so a key lives as long as its cache entry).
+_LOADED_KEYS: weakref.WeakKeyDictionary[Credential, PrivateKeyTypes] = weakref.WeakKeyDictionary()
+_LOADED_KEYS_LOCK = threading.Lock()
+
+
+def _loaded_key(credential: Credential) -> PrivateKeyTypes:
+    with _LOADED_KEYS_LOCK:
+        key = _LOADED_KEYS.get(credential)
+    if key is None:
+        key = _load_key(credential.signer.signing_key)
+        with _LOADED_KEYS_LOCK:
+            _LOADED_KEYS[credential] = key
+    return key
+
+
+class _LoadedKeySigner(signers.SimpleSigner):
+    """A credential's signer for one signature, with its private key parsed once.
+
+    pyHanko's ``SimpleSigner`` parses its DER key for every signature, and
+    cryptography checks an RSA key while parsing it: about 40 ms for RSA-2048, where
+    the signature itself takes under one. This one also keeps the CMS it made, so
+    its digest need not be read back from the signed PDF.
+    """
+
+    def __init__(self, base: signers.SimpleSigner, key: PrivateKeyTypes) -> None:
+        # The credential's signer in every other respect: certificates, mechanism, settings.
+        self.__dict__.update(base.__dict__)
+        self._key = key
+        self.signature_cms: cms.ContentInfo | None = None
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism_spec = self.get_signature_mechanism_for_digest(digest_algorithm)
+        try:
+            mechanism = mechanism_spec.signature_algo
+        except ValueError:
+            mechanism = mechanism_spec["algorithm"].native
+        key = self._key
+        if mechanism == "rsassa_pkcs1v15" and isinstance(key, RSAPrivateKey):
+            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        if mechanism == "rsassa_pss" and isinstance(key, RSAPrivateKey):
+            padding, hash_algo = process_pss_params(mechanism_spec["parameters"])
+            return key.sign(data, padding, hash_algo)
+        if mechanism == "ecdsa" and isinstance(key, EllipticCurvePrivateKey):
+            return key.sign(data, ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+        return super().sign_raw(data, digest_algorithm)
+
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: Any = False,
+        use_pades: Any = False,
+        timestamper: Any = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        is_pdf_sig: Any = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        signed: cms.ContentInfo = await super().async_sign(
+            data_digest,
+            digest_algorithm,
+            dry_run=dry_run,
+            use_pades=use_pades,
+            timestamper=timestamper,
+            signed_attr_settings=signed_attr_settings,
+            is_pdf_sig=is_pdf_sig,
+            encap_content_info=encap_content_info,
+        )
+        if not dry_run:  # a dry run only estimates the size
+            self.signature_cms = signed
+        return signed
+
+
+def _signer_for(credential: Credential) -> signers.Signer:
+    signer = credential.signer
+    if type(signer) is not signers.SimpleSigner:
+        return signer
+    return _LoadedKeySigner(signer, _loaded_key(credential))
+
+
+def _attribute(kind: str, value: Any) -> cms.CMSAttribute:
+    return cms.CMSAttribute({"type": cms.CMSAttributeType(kind), "values": (value,)})
+
+
+class _LoadedKeyTimeStamper(DummyTimeStamper):
+    """pyHanko's local time stamper with the TSA key parsed once (see
+    :class:`_LoadedKeySigner`). ``_sign_tst_info`` is pyHanko's (pinned < 0.39) but
+    for the key."""
+
+    def __init__(self, tsa: Credential) -> None:
+        super().__init__(
+            tsa_cert=tsa.certificate,
+            tsa_key=tsa.signer.signing_key,
+            certs_to_embed=tsa.signer.cert_registry,
+        )
+        self._key = _load_key(tsa.signer.signing_key)
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        md.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                _attribute("content_type", "tst_info"),
+                _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                _attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
+                _attribute("message_digest", md.finalize()),
+            ]
+        )
+        if not isinstance(self._key, RSAPrivateKey):
+            raise NotImplementedError("Dummy timestamper is RSA-only.")
+        signature = self._key.sign(
+            signed_attrs.dump(), PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper())
+        )
+        return signature, signed_attrs
+
+
 class PdfSigner:
     """Signs PDFs under one :class:`SigningPolicy`.
 
@@ -273,12 +405,7 @@ class PdfSigner:
         tsa = policy.tsa_credential
         if tsa is None:  # pragma: no cover - SigningPolicy refuses this
             raise SigningError("no time-stamping authority configured")
-        key = tsa.signer.signing_key
-        return DummyTimeStamper(
-            tsa_cert=tsa.certificate,
-            tsa_key=key,
-            certs_to_embed=tsa.signer.cert_registry,
-        )
+        return _LoadedKeyTimeStamper(tsa)
 
     # --- checks ---------------------------------------------------------------------
 
@@ -437,9 +564,10 @@ class PdfSigner:
                 else None
             ),
         )
+        signer = _signer_for(credential)
         pdf_signer = signers.PdfSigner(
             meta,
-            signer=credential.signer,
+            signer=signer,
             timestamper=self._timestamper,
             stamp_style=self._stamp_style(stamp) if stamp is not None else None,
             new_field_spec=new_field_spec,
@@ -450,10 +578,19 @@ class PdfSigner:
         try:
             _run_signer(pdf_signer, writer, output, self._reserve(credential), params)
         except _ReserveTooSmall:
+            # The failed attempt filled the field in ``writer``: start again from the source.
             output.seek(0)
             output.truncate()
+            source.seek(0)
+            writer = IncrementalPdfFileWriter(source, strict=False)
+            for spec in new_fields:
+                fields.append_signature_field(writer, _field_spec(spec, page_count))
             _run_signer(pdf_signer, writer, output, None, params)
-        signature_sha256 = _last_signature_digest(output, name)
+        if isinstance(signer, _LoadedKeySigner) and signer.signature_cms is not None:
+            # The CMS pyHanko wrote into /Contents (DER, without the zero padding).
+            signature_sha256 = hashlib.sha256(signer.signature_cms.dump()).hexdigest()
+        else:
+            signature_sha256 = _last_signature_digest(output, name)
         logger.info("signed field %s at %s (%d pages)", name, policy.level.value, page_count)
         return SignatureResult(
             field_name=name,
@@ -501,7 +638,10 @@ def _run_signer(
     except PyHankoSigningError as exc:
         message = str(exc)
         lowered = message.lower()
-        if reserve is not None and ("reserved" in lowered or "too small" in lowered):
+        # pyHanko: "Final ByteRange payload larger than expected: allocated ..."
+        if reserve is not None and (
+            "larger than expected" in lowered or "reserved" in lowered or "too small" in lowered
+        ):
             raise _ReserveTooSmall from None
         if "revoked" in lowered:
             raise SignerRevoked(f"the signer's certificate is revoked: {message}") from None

@@ -320,8 +320,11 @@ def decision(body: dict[str, Any], task_id: int) -> Task:
 
     The assignee, the user it is held for, or the assignee's deputy decides; both
     names are recorded. 422 for a decision the stage does not allow (or a bad
-    `return_to`); 409 when the task is not yours, not open, or its route has ended,
-    and for approving a signature stage until the signing feature arrives.
+    `return_to`, or a current version that cannot be signed); 409 when the task is
+    not yours, not open, or its route has ended, or when a signature stage is approved
+    by someone without a signing credential. Approving (or signing) a signature stage
+    signs the document's current PDF (a DOCX is converted to PDF/A first): the signed
+    PDF becomes the next version.
     """
     task_ = services.decide(
         get_user(),

@@ -70,6 +70,8 @@ class Document(TimestampMixin, Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=Status.REGISTERED, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Given at the first signature; printed on the stamps, looked up on the public /verify page.
+    verification_code: Mapped[str | None] = mapped_column(String(16), unique=True)
 
     document_type: Mapped[DocumentType] = relationship(lazy="joined")
     journal: Mapped[Journal] = relationship(lazy="joined")

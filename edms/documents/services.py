@@ -470,6 +470,20 @@ def add_version(
     return version
 
 
+def add_derived_version(
+    user: User, doc: Document, upload: Upload, comment: str = ""
+) -> DocumentVersion:
+    """Store a version the application made from the current one (a signed PDF).
+
+    No edit right is checked: the caller decided that ``user`` may do what made the
+    file (sign it), and records its own audit event.
+    """
+    file = store_upload(upload)
+    version = _new_version(doc, user, file, comment[:500])
+    doc.updated_at = version.created_at
+    return version
+
+
 def update_metadata(user: User, doc: Document, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Change the editable fields present in ``raw``; return what changed (audited)."""
     require_edit(user, doc)

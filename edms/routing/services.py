@@ -48,6 +48,7 @@ from edms.auth.models import Department, Role, User, UserRole
 from edms.db import db, utcnow
 from edms.documents import services as documents
 from edms.documents.models import AccessReason, Document, Status
+from edms.drafting import services as drafting
 from edms.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from edms.routing.models import (
     OPEN_STATUSES,
@@ -58,6 +59,7 @@ from edms.routing.models import (
     WorkflowInstance,
 )
 from edms.scheduler import register_job
+from edms.signing import services as signatures
 from edms.validators import text_problem
 
 logger = logging.getLogger(__name__)
@@ -76,10 +78,9 @@ JOB_EVERY = timedelta(minutes=1)
 DEADLINE_BATCH = 500
 #: Follow-up events (delegations, escalations) one change may cause, at most.
 MAX_STEPS = 200
-SIGNING_NOT_YET = (
-    "Signing arrives with the signing feature: this stage cannot be signed here yet. "
-    "Reject or return the document instead, if that is what you decide."
-)
+#: Names of the signature fields the organisation's seal lays out before the first
+#: approval signature of a route: ``Approval1`` ... ``ApprovalN``.
+APPROVAL_FIELD = "Approval{}"
 
 
 class DefinitionsInvalid(ValidationError):
@@ -806,9 +807,12 @@ def decide(
 ) -> Task:
     """Decide a task: its assignee, the user it is held for, or the assignee's deputy.
 
-    The decision records who decided and on whose behalf. 409 when the task is not
-    the user's, not open, on a finished route, or needs a signature; 422 for a
-    decision the stage does not allow or a bad comment or return stage.
+    The decision records who decided and on whose behalf. On a signature stage,
+    approve and sign put the user's signature into the document's current PDF (see
+    ``_sign``): 409 without a usable signing credential, 422 when the version cannot
+    be signed. 409 when the task is not the user's, not open, or on a finished
+    route; 422 for a decision the stage does not allow or a bad comment or return
+    stage.
     """
     now = now or utcnow()
     task = get_task(user, task_id, now)
@@ -843,15 +847,20 @@ def decide(
     definition = parse(instance.definition)
     stage = definition.stage(task.stage_id)
     decision, comment, return_to = _clean_decision(definition, stage, decision, comment, return_to)
+    signature: str | None = None
     if stage.signature and decision in SIGNED:
-        raise Conflict(SIGNING_NOT_YET, decision=decision)
-    events.append(workflows.Decide(task.key, user.username, decision, comment, return_to))
+        signature = _sign(user, task, doc, definition, stage, on_behalf_of)
+    events.append(
+        workflows.Decide(task.key, user.username, decision, comment, return_to, signature)
+    )
     step = _advance(instance, events, now, user)
     extra: dict[str, Any] = {"decision": decision, "decided_by": user.username}
     if on_behalf_of is not None:
         extra["on_behalf_of"] = on_behalf_of.username
     if return_to:
         extra["return_to"] = return_to
+    if signature:
+        extra["signature_sha256"] = signature
     if comment:
         extra["comment_length"] = len(comment)
     extra["route_status"] = instance.status
@@ -867,6 +876,43 @@ def decide(
         len(step.events),
     )
     return task
+
+
+def signature_fields(definition: workflows.Definition) -> list[str]:
+    """One signature field per approval signature the route asks for: each signature
+    stage counts its assignees (one when any of them decides for all)."""
+    count = sum(
+        1 if stage.policy.kind == "any" else max(1, len(stage.assignees))
+        for stage in definition.stages
+        if stage.signature
+    )
+    return [APPROVAL_FIELD.format(n) for n in range(1, count + 1)]
+
+
+def _sign(
+    user: User,
+    task: Task,
+    doc: Document,
+    definition: workflows.Definition,
+    stage: workflows.Stage,
+    on_behalf_of: User | None,
+) -> str:
+    """Sign the document's current version as part of approving a signature stage.
+
+    A DOCX/ODT version is first turned into PDF/A. The signed PDF becomes the next
+    version; the decision records the SHA-256 of the signature (the CMS).
+    """
+    drafting.pdf_version(user, doc)
+    lang = current_app.config["EDMS"]["default_locale"]
+    _version, row = signatures.sign_version(
+        user,
+        doc,
+        task_id=task.id,
+        on_behalf_of=on_behalf_of,
+        role_label=stage.label(lang),
+        certify_fields=signature_fields(definition),
+    )
+    return row.signature_sha256
 
 
 def _clean_decision(

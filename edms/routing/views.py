@@ -50,6 +50,7 @@ from edms.routing.models import (
     WorkflowDefinition,
     WorkflowInstance,
 )
+from edms.signing import services as signatures
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("routing", __name__)
@@ -342,8 +343,6 @@ def _decision_form(task: Task, definition: workflows.Definition) -> DecisionForm
     form = DecisionForm()
     stage = definition.stage(task.stage_id)
     decisions = list(stage.decisions)
-    if stage.signature:  # until the signing feature: see services.SIGNING_NOT_YET
-        decisions = [d for d in decisions if d not in services.SIGNED]
     form.decision.choices = [choice(d, str(DECISION_LABELS.get(d, d))) for d in decisions]
     earlier = definition.stages[: definition.index(stage.id)]
     form.return_to.choices = [choice("", _("The author, for rework"))] + [
@@ -384,7 +383,8 @@ def _render_task(
         latest=latest,
         inline_pdf=latest is not None and latest.media_type == "application/pdf",
         now=utcnow(),
-        signing_pending=stage.signature,
+        signature_stage=stage.signature,
+        has_credential=stage.signature and signatures.active_credential(user) is not None,
     ), status
 
 

@@ -327,3 +327,41 @@ def test_policy_needs_a_tsa_and_trust_for_higher_levels() -> None:
     assert Level.parse("pades-b-lta") is Level.B_LTA
     with pytest.raises(signing.SigningError, match="unknown PAdES level"):
         Level.parse("B-X")
+
+
+def test_a_too_small_reserve_falls_back_to_measuring(
+    test_pki: TestPKI, trust: TrustStore, credentials: dict[str, signing.Credential]
+) -> None:
+    signer = _signer(test_pki, trust, Level.B_T, signature_reserve=1000)
+    signed = _sign(signer, minimal_pdf(), credentials["signer1"], certify=True)
+    [sig] = signing.verify(io.BytesIO(signed), trust).signatures
+    assert sig.indication == "TOTAL_PASSED"
+    assert sig.certification == "FILL_FORMS"
+
+
+def test_credentials_load_and_seal(test_pki: TestPKI) -> None:
+    data = test_pki.pkcs12("signer1", b"pass")
+    with pytest.raises(signing.CredentialError, match="wrong passphrase"):
+        signing.load_pkcs12(data, b"nope")
+    with pytest.raises(signing.CredentialError, match="not a readable PKCS#12"):
+        signing.load_pkcs12(b"\x30\x03garbage", b"pass")
+    credential = signing.load_pkcs12(data, b"pass")
+    assert credential.info.common_name == "Test Signer One"
+    sealed = signing.seal(data, b"a key of sixteen+ bytes")
+    assert data not in sealed
+    assert signing.unseal(sealed, b"a key of sixteen+ bytes") == data
+    with pytest.raises(signing.CredentialError, match="cannot be decrypted"):
+        signing.unseal(sealed, b"another key, also long")
+    tampered = bytearray(sealed)
+    tampered[-1] ^= 1
+    with pytest.raises(signing.CredentialError, match="cannot be decrypted"):
+        signing.unseal(bytes(tampered), b"a key of sixteen+ bytes")
+    cache = signing.CredentialCache(size=1)
+    loads: list[int] = []
+
+    def load() -> signing.Credential:
+        loads.append(1)
+        return credential
+
+    assert cache.get("a", load) is cache.get("a", load)
+    assert len(loads) == 1

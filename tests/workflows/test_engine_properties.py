@@ -326,6 +326,7 @@ def test_every_shipped_route_finishes_when_all_approve(seed: int) -> None:
         "clerk@owner": ["c1"],
         "clerk@CHANCERY": ["k1", "k2"],
         "head@owner": ["head"],
+        "head@MIN": ["minister"],
     }
     config = Path(__file__).resolve().parents[2] / "config" / "workflows"
     for path in sorted(config.glob("*.yaml")):

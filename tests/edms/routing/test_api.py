@@ -72,7 +72,7 @@ def test_outgoing_letter_through_the_api(
     assert signature["stage"] == "signature"
 
     body = problem(_decide(api, tokens["head"], signature["id"], "sign"), 409)
-    assert "signing feature" in body["detail"]
+    assert "no signing credential" in body["detail"]
     problem(_decide(api, tokens["head"], signature["id"], "approve"), 422, "decision")
     reply = _decide(api, tokens["head"], signature["id"], "return", comment="Date is wrong.")
     assert reply.status_code == 200
@@ -197,6 +197,7 @@ def test_the_picture_and_the_definitions(
         "incoming_letter",
         "licence_request",
         "outgoing_letter",
+        "signed_document",
         "statistical_report",
     ]
     outgoing = listed[2]

@@ -45,11 +45,12 @@ def test_sync_loads_each_definition_once(ctx: Flask) -> None:
         ("incoming_letter", 1, True),
         ("licence_request", 1, True),
         ("outgoing_letter", 1, True),
+        ("signed_document", 1, True),
         ("statistical_report", 1, True),
     ]
     again = routing.sync_definitions()
-    assert [created for _row, created in again] == [False] * 4
-    assert _count() == 4
+    assert [created for _row, created in again] == [False] * 5
+    assert _count() == 5
     row = routing.latest_definition("outgoing_letter")
     assert row is not None
     assert row.name["ru"] == "Исходящее письмо"
@@ -121,7 +122,7 @@ def test_the_sync_command(app: Flask, ctx: Flask, directory: Path) -> None:
     assert "broken.yaml" in result.output
     assert "no definition was loaded" in result.output
     assert "Traceback" not in result.output
-    assert _count() == 4
+    assert _count() == 5
 
 
 def test_the_demo_has_heads_and_routes(ctx: Flask) -> None:
@@ -138,6 +139,7 @@ def test_the_demo_has_heads_and_routes(ctx: Flask) -> None:
         "incoming_letter",
         "licence_request",
         "outgoing_letter",
+        "signed_document",
         "statistical_report",
     ]
     assert load_demo() == 0

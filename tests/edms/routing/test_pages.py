@@ -224,15 +224,19 @@ def test_return_to_an_earlier_stage_and_resubmit_in_the_pages(
     url = f"/tasks/{signature.id}"
     html = client.get(url).get_data(as_text=True)
     check_page(html, "en")
-    # Until the signing feature, the page offers no "Sign".
-    assert [r["value"] for r in Page(html).find("input", type="radio")] == ["reject", "return"]
-    assert "Signing arrives with the signing feature" in html
+    assert [r["value"] for r in Page(html).find("input", type="radio")] == [
+        "sign",
+        "reject",
+        "return",
+    ]
+    assert "This stage needs your signature" in html
+    assert "You have no signing credential yet." in html
     assert 'value="visas"' in html
 
     token = csrf_token(client, url)
     reply = client.post(url, data={"csrf_token": token, "decision": "sign"})
     assert reply.status_code == 409
-    assert "signing feature" in reply.get_data(as_text=True)
+    assert "no signing credential" in reply.get_data(as_text=True)
 
     reply = client.post(url, data={"csrf_token": token, "decision": "return", "comment": "Redo"})
     assert reply.status_code == 302

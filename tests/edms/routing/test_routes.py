@@ -56,8 +56,9 @@ def test_outgoing_letter_visas_in_turn_then_the_signature_waits_for_signing(
     signature = open_task(instance, "head")
     assert signature.stage_id == "signature"
 
-    # The engine wants a signature with "sign": edms refuses until the signing feature.
-    with pytest.raises(Conflict, match="signing feature"):
+    # "sign" puts the head's signature into the PDF: without a credential, nothing moves
+    # (signing with one: tests/edms/routing/test_signing.py).
+    with pytest.raises(Conflict, match="no signing credential"):
         routing.decide(org.head, signature.id, "sign", now=MONDAY)
     db.session.rollback()
     with pytest.raises(ValidationError) as refused:

@@ -1,0 +1,1 @@
+"""Outgoing documents drafted from the DOCX templates in ``config/templates``."""
