@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from asn1crypto import x509
 from pyhanko.sign.validation.policy_decl import (
+    CertificateFetchingRule,
     LocalKnowledge,
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
@@ -109,7 +110,13 @@ class TrustStore:
             SignatureValidationSpec(
                 cert_validation_policy=policy,
                 revinfo_gathering_policy=RevocationInfoGatheringSpec(
-                    online_fetching_rule=rule, fetcher_backend=self.fetcher_backend()
+                    online_fetching_rule=rule,
+                    fetcher_backend=self.fetcher_backend(),
+                    # A PDF from anyone must not make the server fetch URLs it names
+                    # (caIssuers of untrusted certificates): intermediates come from
+                    # the signature itself or the trust store. OCSP/CRL are fetched
+                    # only for certificates that chain to a trusted root.
+                    certificate_fetching_rule=CertificateFetchingRule.NEVER_FETCH,
                 ),
                 local_knowledge=LocalKnowledge(known_certs=list(self.intermediates)),
             )
