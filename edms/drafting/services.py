@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 
 import signing
 from edms.audit import services as audit
@@ -77,6 +78,12 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
+def _position(doc: Document) -> str:
+    """The signatory's position in the organisation's language (the default locale)."""
+    with force_locale(current_app.config["EDMS"]["default_locale"]):
+        return gettext("Head, %(department)s", department=doc.department.name)
+
+
 def context(doc: Document, body: str, extra: Mapping[str, str]) -> dict[str, Any]:
     head = doc.department.head
     organisation = current_app.config["EDMS"].get("signing_organisation") or "Ministry"
@@ -89,7 +96,7 @@ def context(doc: Document, body: str, extra: Mapping[str, str]) -> dict[str, Any
         "addressee.name": doc.correspondent_name or "",
         "addressee.address": "",
         "signatory.name": head.display_name if head else "",
-        "signatory.position": f"Head, {doc.department.name}" if head else "",
+        "signatory.position": _position(doc) if head else "",
     }
     flat.update(extra)
     return _nest(flat)
