@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = Path(__file__).resolve().with_name("pki.yml")
 """The certomancer configuration both PKIs are built from."""
 
-SIGNERS = ("signer1", "signer2", "signer3", "revoked", "expired")
+SIGNERS = ("signer1", "signer2", "signer3", "signer4", "revoked", "expired")
 """Names of the signers of the main test PKI, for :meth:`TestPKI.pkcs12`.
 
 ``revoked`` has been revoked (key compromise) since 2026-06-01, in OCSP and in the
@@ -61,7 +61,7 @@ _STRANGER_SIGNERS = ("stranger",)
 
 
 class TestPKI:
-    """A complete test PKI: root CA, intermediate CA, three signers, a revoked signer,
+    """A complete test PKI: root CA, intermediate CA, four signers, a revoked signer,
     an expired signer, a TSA, OCSP responder and CRL distribution, served over HTTP on
     127.0.0.1.
 
