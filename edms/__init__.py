@@ -111,18 +111,22 @@ def _register_blueprints(app: Flask) -> None:
     from edms.notifications.views import bp as notifications_bp
     from edms.resolutions.views import bp as resolutions_bp
     from edms.routing import init_app as init_routing
+    from edms.search.runner import init_app as init_search
+    from edms.search.views import bp as search_bp
     from edms.signing import init_app as init_signing
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(drafting_bp)
+    app.register_blueprint(search_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(delegations_bp)
     app.register_blueprint(resolutions_bp)
     init_routing(app)
     init_signing(app)
+    init_search(app)
     init_api(app)
 
     from edms.cli import register_cli

@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from edms.db import db
 from edms.errors import EDMSError
 from edms.scheduler.runner import worker_command
+from edms.search.runner import search_group
 
 
 def _create_app() -> Flask:
@@ -44,6 +45,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(storage_group)
     app.cli.add_command(workflows_group)
     app.cli.add_command(pki_group)
+    app.cli.add_command(search_group)
     app.cli.add_command(worker_command)
 
 

@@ -36,6 +36,17 @@ def _port(value: int) -> str | None:
     return None if 0 < value < 65536 else "must be a port number from 1 to 65535"
 
 
+def _one_of(*choices: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _positive_number(value: float) -> str | None:
+    return None if value > 0 else "must be a positive number"
+
+
 def _log_level(value: str) -> str | None:
     levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
     return None if value.upper() in levels else f"must be one of {', '.join(levels)}"
@@ -136,6 +147,14 @@ SPEC: dict[str, Setting] = {
     "signing_organisation": Setting(str),
     "signing_seal_file": Setting(str),
     "signing_seal_passphrase": Setting(str),
+    "search_backend": Setting(str, _one_of("whoosh", "postgres")),
+    "search_index_dir": Setting(str),
+    "search_indexer": Setting(str, _one_of("thread", "off")),
+    "search_poll_seconds": Setting(float, _positive_number),
+    "search_batch": Setting(int, _positive),
+    "search_max_chars": Setting(int, _positive),
+    "search_extract_timeout": Setting(float, _positive_number),
+    "search_time_limit": Setting(float, _positive_number),
 }
 
 
@@ -160,8 +179,15 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
                 raise ConfigError(
                     f"{key} ({source}): expected a whole number, got {raw!r}"
                 ) from None
+        elif expected is float:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ConfigError(f"{key} ({source}): expected a number, got {raw!r}") from None
         elif expected is list:
             value = [part.strip() for part in text.split(",") if part.strip()]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     if expected is int and isinstance(value, bool):
         raise ConfigError(f"{key} ({source}): expected a whole number, got {raw!r}")
     if isinstance(value, Path):
@@ -234,6 +260,10 @@ def _finish(settings: dict[str, Any]) -> dict[str, Any]:
         Path(pki_dir).expanduser().resolve() if pki_dir else data_dir / "pki"
     )
     settings["signing_level"] = _canonical_level(settings["signing_level"])
+    index_dir = settings["search_index_dir"]
+    settings["search_index_dir"] = str(
+        Path(index_dir).expanduser().resolve() if index_dir else data_dir / "search"
+    )
     if settings["default_locale"] not in settings["languages"]:
         raise ConfigError(
             f"default_locale: {settings['default_locale']!r} is not one of languages "

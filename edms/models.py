@@ -22,6 +22,7 @@ from edms.resolutions.models import (
 )
 from edms.routing.models import Task, WorkflowDefinition, WorkflowInstance
 from edms.scheduler.models import ScheduledJob
+from edms.search.models import DocumentText, SavedSearch, SearchEntry, SearchQueue
 from edms.signing.models import DocumentSignature, SigningCredential, TrustedCertificate
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "DocumentComment",
     "DocumentLink",
     "DocumentSignature",
+    "DocumentText",
     "DocumentType",
     "DocumentVersion",
     "ExtensionRequest",
@@ -47,7 +49,10 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "Resolution",
+    "SavedSearch",
     "ScheduledJob",
+    "SearchEntry",
+    "SearchQueue",
     "SigningCredential",
     "Task",
     "TrustedCertificate",

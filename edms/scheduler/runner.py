@@ -95,7 +95,8 @@ def init_app(app: Flask) -> None:
 )
 @with_appcontext
 def worker_command(once: bool, interval: float | None) -> None:
-    """Run the periodic jobs (e-mail retries, deadline checks) until stopped.
+    """Run the periodic jobs (e-mail retries, deadline checks) and the search indexer
+    until stopped.
 
     Run one or more workers beside the web processes and set scheduler = "off"
     for the web processes; each job runs once per period whatever the number of
@@ -120,9 +121,15 @@ def worker_command(once: bool, interval: float | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, _stop)
     click.echo(f"edms worker started (pid {os.getpid()}), looking for due jobs every {wait:g}s")
+    # The worker also indexes for search (the web processes do not when
+    # search_indexer = "off"); its own stop event ends it with the worker.
+    from edms.search.runner import start_indexer, stop_indexer
+
+    start_indexer(app, force=True)
     try:
         _loop(app, stop, wait)
     finally:
+        stop_indexer(app)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("edms worker stopped")
