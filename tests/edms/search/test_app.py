@@ -278,3 +278,39 @@ def test_concurrent_uploads_all_become_searchable(committing_app: Flask, tmp_pat
         assert user is not None
         assert services.backend().count() == 20
         assert _search(user, q="word3x4")[0] == 1
+
+
+def test_the_indexer_thread_makes_a_new_document_searchable_within_two_seconds(
+    committing_app: Flask, tmp_path: Path
+) -> None:
+    import time
+
+    from edms.auth import services as auth
+    from edms.registry import services as registry
+    from edms.search.runner import start_indexer, stop_indexer
+
+    app = committing_app
+    app.config["EDMS"]["search_index_dir"] = str(tmp_path / "search")
+    app.extensions.pop("edms.search", None)
+    with app.app_context():
+        auth.create_department("D1", "Department")
+        auth.create_user("clerk1", [Role.CLERK], password=None, department_code="D1")
+        journal = registry.create_journal("J1", "J1", "Journal", "incoming")
+        db.session.commit()
+    start_indexer(app, force=True)
+    try:
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.username == "clerk1"))
+            assert user is not None
+            _register(user, journal, "Fresh letter", b"zarafshon vodiysi")
+            saved = time.monotonic()
+            found = 0
+            while time.monotonic() - saved < 2.0 and not found:
+                found = _search(user, q="zarafshon")[0]
+                # End the transaction as a request does (on SQLite it holds the lock).
+                db.session.commit()
+                if not found:
+                    time.sleep(0.05)
+            assert found == 1, "not searchable within 2 s"
+    finally:
+        stop_indexer(app)
