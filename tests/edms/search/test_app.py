@@ -24,6 +24,7 @@ from edms.errors import ValidationError
 from edms.search import services
 from edms.search.models import DocumentText, SavedSearch, SearchQueue
 from tests.conftest import bearer, csrf_token, login
+from tests.edms.ui.test_accessibility import check_page
 
 
 @pytest.fixture(params=["whoosh", "postgres"])
@@ -208,6 +209,7 @@ def test_the_api_and_the_page(
     page = client.get("/search?q=savdo")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
+    check_page(html, "en")  # one h1, labelled controls, landmarks, no duplicate ids
     assert "Licence for &lt;b&gt;Savdo&lt;/b&gt;" in html
     assert "<mark>" in html
     token = csrf_token(client, "/search?q=savdo")
