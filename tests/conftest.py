@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import close_all_sessions
 
 # Settings of the developer's shell must not leak into the tests.
 for _name in list(os.environ):
@@ -100,6 +101,13 @@ def committing_app(fresh_database_url: str, tmp_path: Any) -> Iterator[Flask]:
     application.config["TESTING"] = True
     application.test_client_class = IsolatedClient
     yield application
+    # Threads of the test (indexer, workers) may leave a session behind: close them all
+    # before the engine, so no connection outlives it (the next test drops the database
+    # WITH (FORCE), and a connection it cut would be reported when garbage-collected).
+    from edms.search.runner import stop_indexer
+
+    stop_indexer(application)
+    close_all_sessions()
     application.extensions["edms.db"]["engine"].dispose()
 
 
@@ -121,6 +129,13 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     application.config["TESTING"] = True
     application.test_client_class = IsolatedClient
     yield application
+    # Threads of the test (indexer, workers) may leave a session behind: close them all
+    # before the engine, so no connection outlives it (the next test drops the database
+    # WITH (FORCE), and a connection it cut would be reported when garbage-collected).
+    from edms.search.runner import stop_indexer
+
+    stop_indexer(application)
+    close_all_sessions()
     application.extensions["edms.db"]["engine"].dispose()
 
 
