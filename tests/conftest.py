@@ -106,7 +106,7 @@ def committing_app(fresh_database_url: str, tmp_path: Any) -> Iterator[Flask]:
     # WITH (FORCE), and a connection it cut would be reported when garbage-collected).
     from edms.search.runner import stop_indexer
 
-    stop_indexer(application)
+    stop_indexer(application, timeout=60)
     close_all_sessions()
     application.extensions["edms.db"]["engine"].dispose()
 
@@ -134,7 +134,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     # WITH (FORCE), and a connection it cut would be reported when garbage-collected).
     from edms.search.runner import stop_indexer
 
-    stop_indexer(application)
+    stop_indexer(application, timeout=60)
     close_all_sessions()
     application.extensions["edms.db"]["engine"].dispose()
 

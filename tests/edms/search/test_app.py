@@ -315,4 +315,4 @@ def test_the_indexer_thread_makes_a_new_document_searchable_within_two_seconds(
                     time.sleep(0.05)
             assert found == 1, "not searchable within 2 s"
     finally:
-        stop_indexer(app)
+        stop_indexer(app, timeout=60)
