@@ -66,6 +66,15 @@ def _file(name: str = "file") -> FileStorage | None:
     return upload
 
 
+def _uploaded_bytes(limit: int) -> bytes:
+    """The uploaded file, read up to one byte past ``limit`` so the service can say it
+    is too large; ``ValidationError`` naming ``file`` when none was chosen."""
+    upload = _file()
+    if upload is None:
+        raise ValidationError({"file": "a file is required"})
+    return upload.stream.read(limit + 1)
+
+
 # Verification (public) ---------------------------------------------------------------
 
 
@@ -164,11 +173,8 @@ def account() -> Page:
     form = CredentialForm()
     status = 200
     if form.validate_on_submit():
-        upload = _file()
-        data = upload.stream.read(services.MAX_CREDENTIAL_BYTES + 1) if upload else b""
         try:
-            if upload is None:
-                raise ValidationError({"file": "a file is required"})
+            data = _uploaded_bytes(services.MAX_CREDENTIAL_BYTES)
             row = services.upload_credential(user, data, form.passphrase.data or "")
         except ValidationError as exc:
             db.session.rollback()
@@ -243,11 +249,8 @@ def trust() -> Page:
     form = TrustForm()
     status = 200
     if form.validate_on_submit():
-        upload = _file()
-        data = upload.stream.read(services.MAX_CERTIFICATE_BYTES + 1) if upload else b""
         try:
-            if upload is None:
-                raise ValidationError({"file": "a file is required"})
+            data = _uploaded_bytes(services.MAX_CERTIFICATE_BYTES)
             rows = services.add_trusted(user, data, form.note.data or "")
         except ValidationError as exc:
             db.session.rollback()
