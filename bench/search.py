@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import os
 import random
@@ -775,6 +776,12 @@ def main() -> None:
     )
     parser.add_argument("--no-snippets", action="store_true", help="skip the pass with snippets")
     parser.add_argument("--keep", help="build the indexes in this directory and keep them")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: query the indexes an earlier run built there (same --docs and "
+        "--seed) instead of indexing again; the indexing figures are that run's",
+    )
     args = parser.parse_args()
     if args.docs < 10 or args.batch < 1 or args.queries < len(KINDS):
         parser.error("need --docs >= 10, --batch >= 1 and --queries >= 6")
@@ -801,11 +808,35 @@ def main() -> None:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="edms-bench-search-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        ours = WhooshBackend(work / "ours")
-        (work / "raw").mkdir(exist_ok=True)
-        raw_ix = index.create_in(str(work / "raw"), raw_schema())
-        progress("indexing ours and raw Whoosh ...")
-        ours_spent, raw_spent = index_whoosh(corpus, args.batch, ours, raw_ix)
+        built = work / "built.json"
+        if args.reuse:
+            if not args.keep or not built.exists():
+                parser.error("--reuse needs --keep DIR where an earlier run built the indexes")
+            stamp = json.loads(built.read_text())
+            if (stamp["docs"], stamp["seed"]) != (args.docs, args.seed):
+                parser.error(f"{built} is for --docs {stamp['docs']} --seed {stamp['seed']}")
+            ours = WhooshBackend(work / "ours")
+            raw_ix = index.open_dir(str(work / "raw"))
+            ours_spent, raw_spent = stamp["ours_seconds"], stamp["raw_seconds"]
+            print(f"indexes reused from {work}: the indexing figures are those of {stamp['when']}")
+        else:
+            ours = WhooshBackend(work / "ours")
+            (work / "raw").mkdir(exist_ok=True)
+            raw_ix = index.create_in(str(work / "raw"), raw_schema())
+            progress("indexing ours and raw Whoosh ...")
+            ours_spent, raw_spent = index_whoosh(corpus, args.batch, ours, raw_ix)
+            built.write_text(
+                json.dumps(
+                    {
+                        "docs": args.docs,
+                        "seed": args.seed,
+                        "batch": args.batch,
+                        "ours_seconds": ours_spent,
+                        "raw_seconds": raw_spent,
+                        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    }
+                )
+            )
         assert ours.count() == args.docs, ours.count()
         ours_rate, raw_rate = args.docs / ours_spent, args.docs / raw_spent
         print(f"{'indexing':<22}{'docs/s':>9}{'seconds':>9}{'index MB':>10}{'segments':>10}")

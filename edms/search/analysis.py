@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import html
 import re
+import time
 import unicodedata
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -60,12 +61,15 @@ from edms.search.backend import QueryError
 __all__ = [
     "CYRILLIC_TO_LATIN",
     "MIN_PREFIX",
+    "SNIPPET_LENGTH",
+    "SNIPPET_SCAN",
     "Clause",
     "ParsedQuery",
     "fold",
     "highlight",
     "parse_query",
     "query_terms",
+    "snippets",
     "stems",
     "term",
     "terms",
@@ -396,42 +400,58 @@ def _is_marked(word: str, matched_terms: Collection[str], prefixes: Sequence[str
     return False
 
 
+#: Characters of a text searched for the first marked word (a snippet of a longer text
+#: whose words appear only further on shows its beginning).
+SNIPPET_SCAN = 200_000
+SNIPPET_LENGTH = 300
+#: Characters read around a snippet's window so that no word is cut at its edge.
+_MARGIN = 200
+
+
 def highlight(
     text: str,
     matched_terms: Iterable[str],
-    max_len: int = 300,
+    max_len: int = SNIPPET_LENGTH,
     prefixes: Sequence[str] = (),
 ) -> str:
     """An HTML-safe snippet of ``text`` (at most about ``max_len`` characters of it)
-    around the first marked word, with ``<mark>…</mark>`` around every marked word: a
-    word is marked if its index term (``term``) is in ``matched_terms`` or its folded
-    form or term starts with one of ``prefixes``. Everything else is escaped with
-    ``html.escape``. "" for empty text; the beginning of the text if nothing matches."""
+    around the first marked word, with ``<mark>…</mark>`` around every marked word in
+    it: a word is marked if its index term (``term``) is in ``matched_terms`` or its
+    folded form or term starts with one of ``prefixes``. Everything else is escaped with
+    ``html.escape``. "" for empty text; the beginning of the text if nothing matches in
+    its first ``SNIPPET_SCAN`` characters. The work is bounded by ``SNIPPET_SCAN``, not
+    by the length of the text."""
     if not text:
         return ""
     wanted = matched_terms if isinstance(matched_terms, Collection) else set(matched_terms)
-    spans = [
-        (m.start(), m.end())
-        for m in _WORD.finditer(text)
-        if _is_marked(m.group(), wanted, prefixes)
-    ]
+    first = None
+    if wanted or prefixes:
+        for m in _WORD.finditer(text, 0, SNIPPET_SCAN):
+            if _is_marked(m.group(), wanted, prefixes):
+                first = m.start()
+                break
     start = 0
-    if spans:
+    if first is not None:
         # Some context before the first match, starting at a word boundary.
-        start = max(0, spans[0][0] - max_len // 4)
+        start = max(0, first - max_len // 4)
         if start:
             space = text.rfind(" ", 0, start + 1)
-            start = space + 1 if space >= 0 and spans[0][0] - space < max_len // 2 else start
+            start = space + 1 if space >= 0 and first - space < max_len // 2 else start
     end = min(len(text), start + max_len)
     if end < len(text):
         space = text.rfind(" ", start, end)
         if space > start + max_len // 2:
             end = space
+    spans = []
+    if first is not None:
+        spans = [
+            (m.start(), m.end())
+            for m in _WORD.finditer(text, max(0, start - _MARGIN), end + _MARGIN)
+            if m.start() >= start and m.end() <= end and _is_marked(m.group(), wanted, prefixes)
+        ]
     out: list[str] = ["…"] if start else []
     pos = start
     for s, e in spans:
-        if s < start or e > end:
-            continue
         out.append(html.escape(text[pos:s]))
         out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
         pos = e
@@ -439,3 +459,20 @@ def highlight(
     if end < len(text):
         out.append("…")
     return "".join(out).strip()
+
+
+def snippets(
+    ids: Iterable[str], texts: Mapping[str, str], parsed: ParsedQuery, deadline: float
+) -> dict[str, str]:
+    """``highlight`` for each id with text; once the clock passes ``deadline`` (the
+    search's time limit) the remaining texts give their beginning, unmarked."""
+    out: dict[str, str] = {}
+    for doc_id in ids:
+        text = texts.get(doc_id) or ""
+        if not text:
+            continue
+        if time.monotonic() > deadline:
+            out[doc_id] = highlight(text, ())
+        else:
+            out[doc_id] = highlight(text, parsed.marked, prefixes=parsed.marked_prefixes)
+    return out

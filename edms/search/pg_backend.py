@@ -312,7 +312,7 @@ class PostgresBackend:
             # What we know for sure: the rows up to the end of this page.
             total = offset + len(rows) if rows else 0
             facets = {}
-        hits = self._hits(rows, parsed, text_for)
+        hits = self._hits(rows, parsed, text_for, deadline)
         return Results(
             total=total,
             hits=hits,
@@ -389,19 +389,15 @@ class PostgresBackend:
 
     @staticmethod
     def _hits(
-        rows: list[tuple[str, float]], parsed: analysis.ParsedQuery, text_for: TextSource
+        rows: list[tuple[str, float]],
+        parsed: analysis.ParsedQuery,
+        text_for: TextSource,
+        deadline: float,
     ) -> list[Hit]:
         if not rows:
             return []
-        snippets: dict[str, str] = {}
-        if parsed.marked or parsed.marked_prefixes:
-            texts = text_for([document_id for document_id, _ in rows])
-            for document_id, _ in rows:
-                text = texts.get(document_id) or ""
-                if text:
-                    snippets[document_id] = analysis.highlight(
-                        text, parsed.marked, prefixes=parsed.marked_prefixes
-                    )
+        ids = [document_id for document_id, _ in rows]
+        snippets = analysis.snippets(ids, text_for(ids), parsed, deadline)
         return [
             Hit(id=document_id, score=score, snippet=snippets.get(document_id, ""))
             for document_id, score in rows

@@ -34,7 +34,7 @@ from edms.db import db, utcnow
 from edms.documents import services as documents
 from edms.documents.models import Document, DocumentAccess, DocumentVersion
 from edms.errors import PermissionDenied, ValidationError
-from edms.search import extract
+from edms.search import analysis, extract
 from edms.search.backend import (
     FILTERS,
     SORTS,
@@ -515,19 +515,21 @@ def parse_query(user: User, raw: Mapping[str, Any]) -> Query:
 
 
 def text_for(ids: Sequence[str]) -> dict[str, str]:
-    """The kept text of the documents ``ids`` (for snippets)."""
+    """The beginning of the kept text of the documents ``ids`` (for snippets: the
+    first ``SNIPPET_SCAN`` characters, all a snippet looks at, not up to
+    ``search_max_chars`` of each)."""
     wanted = []
     for value in ids:
         try:
             wanted.append(uuid.UUID(value))
         except ValueError:
             continue
-    return {
-        str(row.document_id): row.text
-        for row in db.session.scalars(
-            select(DocumentText).where(DocumentText.document_id.in_(wanted))
-        )
-    }
+    rows = db.session.execute(
+        select(
+            DocumentText.document_id, func.substr(DocumentText.text, 1, analysis.SNIPPET_SCAN)
+        ).where(DocumentText.document_id.in_(wanted))
+    )
+    return {str(document_id): text or "" for document_id, text in rows}
 
 
 REBUILDING = "The search index is being rebuilt; try again in a few minutes."

@@ -62,13 +62,12 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from whoosh import fields, index, query, sorting
+from whoosh import fields, index, query
 from whoosh.analysis import Token, Tokenizer
-from whoosh.collectors import FacetCollector, TopCollector, WrappingCollector
-from whoosh.collectors import SortingCollector as _SortingCollector
 from whoosh.searching import TimeLimit
 
 from edms.search import analysis
@@ -84,6 +83,7 @@ from edms.search.backend import (
     Results,
     TextSource,
 )
+from edms.search.whoosh_collect import ColumnCache, Gather, Near
 
 __all__ = [
     "PREFIX_EXPANSIONS",
@@ -104,8 +104,6 @@ PREFIX_EXPANSIONS = 64
 PREFIX_SCAN = 5000
 #: Seconds before a broken index asks for another rebuild.
 RETRY_REBUILD = 300.0
-#: Snippet length in characters.
-SNIPPET_LENGTH = 300
 
 POINTER = "current"
 VERSION_FILE = "schema-version"
@@ -213,27 +211,6 @@ def _document(entry: Entry) -> dict[str, Any]:
     }
 
 
-class _Deadline(WrappingCollector):
-    """Stops the search (``TimeLimit``) once the clock passes ``deadline``.
-
-    Checked before each document, without a timer thread or signal (so it works in any
-    thread), and placed *inside* the permission filter: Whoosh's own
-    ``TimeLimitCollector`` wrapped around a ``FilterCollector`` would bypass it."""
-
-    def __init__(self, child: Any, deadline: float) -> None:
-        self.child = child
-        self.deadline = deadline
-
-    def collect_matches(self) -> None:
-        for sub_docnum in self.child.matches():
-            self.collect(sub_docnum)
-
-    def collect(self, sub_docnum: int) -> Any:
-        if time.monotonic() > self.deadline:
-            raise TimeLimit
-        return self.child.collect(sub_docnum)
-
-
 class _Build:
     """A generation being built, and the changes that arrived meanwhile."""
 
@@ -270,6 +247,7 @@ class WhooshBackend:
         self._rebuild_asked = 0.0
         self._local = threading.local()
         self._searchers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._columns = ColumnCache()
         with self._state_lock:
             self._open()
 
@@ -637,20 +615,11 @@ class WhooshBackend:
         _validate(query)
         if query.principals is not None and not query.principals:
             return Results(total=0, hits=[], facets={name: {} for name in FACETS})
-        found = self._read(lambda s: _run(s, parsed, query, deadline))
+        found = self._read(lambda s: _run(s, parsed, query, deadline, self._columns))
         ids = [doc_id for doc_id, _ in found.page]
-        texts = text_for(ids) if ids else {}
+        snippets = analysis.snippets(ids, text_for(ids) if ids else {}, parsed, deadline)
         hits = [
-            Hit(
-                id=doc_id,
-                score=score,
-                snippet=analysis.highlight(
-                    texts.get(doc_id, ""),
-                    parsed.marked,
-                    SNIPPET_LENGTH,
-                    prefixes=parsed.marked_prefixes,
-                ),
-            )
+            Hit(id=doc_id, score=score, snippet=snippets.get(doc_id, ""))
             for doc_id, score in found.page
         ]
         note = PARTIAL if found.partial else None
@@ -724,14 +693,19 @@ def _expand(reader: Any, fieldname: str, prefix: str) -> list[str]:
     return [t.decode("utf-8") if isinstance(t, bytes) else t for _, t in best]
 
 
-def _clause(searcher: Any, clause: analysis.Clause) -> Any:
+def _clause(searcher: Any, clause: analysis.Clause, gate: Any | None) -> Any:
     parts: list[Any] = []
     for fieldname in _TEXT_FIELDS:
+        if clause.kind == "phrase":
+            # One phrase per field whatever the stem variants (each position accepts
+            # any of its stems), checked only where ``gate`` (the rights) lets through.
+            length = len(clause.variants[0])
+            positions = [[v[i] for v in clause.variants] for i in range(length)]
+            parts.append(Near(fieldname, positions, gate))
+            continue
         for variant in clause.variants:
             if clause.kind == "word":
                 parts.append(query.Term(fieldname, variant[0]))
-            elif clause.kind == "phrase":
-                parts.append(query.Phrase(fieldname, list(variant)))
             else:
                 parts.extend(
                     query.Term(fieldname, t)
@@ -749,23 +723,24 @@ def _clause(searcher: Any, clause: analysis.Clause) -> Any:
     return either
 
 
-def _whoosh_query(searcher: Any, parsed: analysis.ParsedQuery, q: Query) -> Any:
+def _whoosh_query(searcher: Any, parsed: analysis.ParsedQuery, q: Query, gate: Any | None) -> Any:
     required: list[Any] = []
     for group in parsed.groups:
-        options = [_clause(searcher, c) for c in group]
+        options = [_clause(searcher, c, gate) for c in group]
         required.append(options[0] if len(options) == 1 else query.Or(options))
     for name in FILTERS:
         value = q.filters.get(name)
         if value:
             required.append(query.Term(name, value))
     if q.date_from or q.date_to:
-        start = (
-            q.date_from.year * 10000 + q.date_from.month * 100 + q.date_from.day
-            if q.date_from
-            else None
-        )
-        end = q.date_to.year * 10000 + q.date_to.month * 100 + q.date_to.day if q.date_to else None
+        start = _yyyymmdd(q.date_from) if q.date_from else None
+        end = _yyyymmdd(q.date_to) if q.date_to else None
         required.append(query.NumericRange("registered_on", start, end))
+    if gate is not None:
+        # The rights are part of the query (a constant score, so ranking is unchanged):
+        # matching skips what the user may not see instead of scoring and then
+        # filtering it; hits, totals and facets all come from the same matches.
+        required.append(gate)
     positive: Any
     if not required:
         positive = query.Every()
@@ -774,58 +749,54 @@ def _whoosh_query(searcher: Any, parsed: analysis.ParsedQuery, q: Query) -> Any:
     else:
         positive = query.And(required)
     if parsed.excluded:
-        positive = query.AndNot(positive, query.Or([_clause(searcher, c) for c in parsed.excluded]))
+        positive = query.AndNot(
+            positive, query.Or([_clause(searcher, c, None) for c in parsed.excluded])
+        )
     return positive
 
 
-def _run(searcher: Any, parsed: analysis.ParsedQuery, q: Query, deadline: float) -> _Found:
-    wq = _whoosh_query(searcher, parsed, q)
+def _yyyymmdd(d: date) -> int:
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def _ids(reader: Any, docnums: Sequence[int]) -> list[str]:
+    """The ids of documents of one segment (for ordering documents of the same date)."""
+    if len(docnums) <= 64:
+        return [reader.stored_fields(d)["id"] for d in docnums]
+    column = reader.column_reader("id", translate=True)
+    return [column[d] for d in docnums]
+
+
+def _run(
+    searcher: Any,
+    parsed: analysis.ParsedQuery,
+    q: Query,
+    deadline: float,
+    columns: ColumnCache,
+) -> _Found:
+    gate = None
+    if q.principals is not None:
+        gate = query.ConstantScoreQuery(
+            query.Or([query.Term("principals", p) for p in q.principals]), 0.0
+        )
+    wq = _whoosh_query(searcher, parsed, q, gate)
     limit = q.page * q.per_page
     sort = q.sort
     if sort == "relevance" and not parsed.groups:
         sort = "-date"  # nothing to rank by: newest first
-    base: Any
-    if sort == "relevance":
-        base = TopCollector(limit=limit, usequality=False)
-    else:
-        reverse = sort == "-date"
-        base = _SortingCollector(
-            sorting.MultiFacet([sorting.FieldFacet("registered_on"), sorting.FieldFacet("id")]),
-            limit=limit,
-            reverse=reverse,
-        )
-    facets = FacetCollector(
-        base, {name: sorting.FieldFacet(name) for name in FACETS}, maptype=sorting.Count
-    )
-    collector: Any = _Deadline(facets, deadline)
-    if q.principals is not None:
-        # The rights are part of the query (a constant score, so ranking is unchanged):
-        # matching skips what the user may not see instead of scoring and then
-        # filtering it; hits, totals and facets all come from the same matches.
-        allowed = query.ConstantScoreQuery(
-            query.Or([query.Term("principals", p) for p in q.principals]), 0.0
-        )
-        wq = query.And([wq, allowed])
+    gather = Gather(columns, limit=limit, scored=sort == "relevance", deadline=deadline)
     partial = False
     try:
-        searcher.search_with_collector(wq, collector)
+        searcher.search_with_collector(wq, gather)
     except TimeLimit:
         partial = True
-    results = collector.results()
-    items = list(results.top_n)[(q.page - 1) * q.per_page : limit]
-    page = [
-        (
-            searcher.stored_fields(docnum)["id"],
-            float(score) if sort == "relevance" else 0.0,
-        )
-        for score, docnum in items
-    ]
-    counts = {
-        name: {
-            str(k): int(v)
-            for k, v in facets.facetmaps[name].as_dict().items()
-            if k not in (None, "", b"")
-        }
-        for name in FACETS
-    }
-    return _Found(base.count(), page, counts, partial)
+    start = (q.page - 1) * q.per_page
+    if sort == "relevance":
+        ranked = gather.best()[start:limit]
+        page = [(searcher.stored_fields(docnum)["id"], float(score)) for score, docnum in ranked]
+    else:
+        docnums = gather.by_number(
+            "registered_on", limit=limit, reverse=sort == "-date", keys=_ids
+        )[start:]
+        page = [(searcher.stored_fields(docnum)["id"], 0.0) for docnum in docnums]
+    return _Found(gather.total, page, gather.facets(FACETS), partial)

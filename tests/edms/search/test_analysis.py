@@ -6,10 +6,12 @@ import pytest
 
 from edms.search.analysis import (
     CYRILLIC_TO_LATIN,
+    SNIPPET_SCAN,
     fold,
     highlight,
     parse_query,
     query_terms,
+    snippets,
     term,
     terms,
 )
@@ -144,3 +146,28 @@ def test_highlight_window_around_the_match():
 def test_highlight_without_match_or_text():
     assert highlight("", {"x"}) == ""
     assert highlight("a < b", {"zzz"}) == "a &lt; b"
+
+
+def test_highlight_marks_every_match_in_the_window_only():
+    text = "muhim " + "so'z " * 20 + "muhim " + "boshqa " * 400 + "muhim oxiri"
+    snippet = highlight(text, {"muhim"}, max_len=200)
+    assert snippet.count("<mark>muhim</mark>") == 2
+    assert snippet.endswith("…")
+
+
+def test_highlight_looks_for_the_first_match_within_the_scan_limit():
+    near = "so'z " * ((SNIPPET_SCAN - 1000) // 5) + "muhim qaror"
+    assert "<mark>muhim</mark>" in highlight(near, {"muhim"})
+    far = "so'z " * (SNIPPET_SCAN // 5 + 10) + "muhim qaror"
+    beginning = highlight(far, {"muhim"})
+    assert beginning.startswith("so&#x27;z so&#x27;z")
+    assert "<mark>" not in beginning
+
+
+def test_snippets_after_the_deadline_show_the_beginning_unmarked():
+    parsed = parse_query("muhim")
+    texts = {"a": "kirish muhim qaror", "b": "", "c": "muhim"}
+    marked = snippets(["a", "b", "c"], texts, parsed, deadline=float("inf"))
+    assert marked == {"a": "kirish <mark>muhim</mark> qaror", "c": "<mark>muhim</mark>"}
+    late = snippets(["a", "c"], texts, parsed, deadline=0.0)
+    assert late == {"a": "kirish muhim qaror", "c": "muhim"}

@@ -7,6 +7,7 @@ import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -293,4 +294,66 @@ def test_pointer_is_replaced_atomically(tmp_path, entries):
     backend.rebuild_into_new_generation(feeder(entries))
     assert os.stat(directory / POINTER).st_ino != before
     assert not list(directory.glob("*.tmp"))
+    backend.close()
+
+
+def _all_pages(backend: WhooshBackend, text: str, sort: str, per_page: int) -> list[str]:
+    seen: list[str] = []
+    page = 1
+    while True:
+        found = backend.search(
+            Query(text=text, principals=None, sort=sort, page=page, per_page=per_page), no_text
+        )
+        if not found.hits:
+            return seen
+        seen += [h.id for h in found.hits]
+        page += 1
+
+
+def test_facets_and_date_order_across_segments_and_updates(tmp_path, make_entry):
+    """Facet values and dates are read once per segment and kept across searchers:
+    counts and orders must follow new segments, updates and deletions."""
+    backend = WhooshBackend(tmp_path / "index")
+    days = [date(2024, 1, d) for d in (1, 2, 2, 3)]
+    entries = [
+        make_entry(body="ariza", registered_on=days[i % 4], type=("letter", "order")[i % 2])
+        for i in range(200)  # 100 documents share 2 January: more ties than one page
+    ]
+    for i in range(0, 200, 50):  # four commits, four segments
+        backend.upsert(entries[i : i + 50])
+    first = backend.search(Query(text="ariza", principals=None), no_text)
+    assert first.facets["type"] == {"letter": 100, "order": 100}
+    # Updates (a deletion and a new document in a new segment) and a deletion.
+    changed = [replace(e, type="decree", registered_on=date(2024, 1, 4)) for e in entries[:10]]
+    backend.upsert(changed)
+    backend.delete([entries[10].id])
+    current = {e.id: e for e in entries}
+    current.update({e.id: e for e in changed})
+    del current[entries[10].id]
+    found = backend.search(Query(text="ariza", principals=None), no_text)
+    assert found.total == 199
+    assert found.facets["type"] == {
+        t: sum(e.type == t for e in current.values()) for t in ("letter", "order", "decree")
+    }
+    assert found.facets["year"] == {"2024": 199}
+    for sort, reverse in (("-date", True), ("date", False)):
+        expected = sorted(current.values(), key=lambda e: (e.registered_on, e.id), reverse=reverse)
+        assert _all_pages(backend, "ariza", sort, 30) == [e.id for e in expected]
+    backend.close()
+
+
+def test_phrases_need_adjacent_words_and_respect_rights(tmp_path, make_entry):
+    backend = WhooshBackend(tmp_path / "index")
+    ours = make_entry(body="soliq hisoboti topshirildi", principals=("dept:1",))
+    theirs = make_entry(body="soliq hisoboti topshirildi", principals=("dept:2",))
+    apart = make_entry(body="soliq yillik hisoboti", principals=("dept:1",))
+    reversed_ = make_entry(body="hisoboti soliq", principals=("dept:1",))
+    russian = make_entry(body="налоговых отчётов за год", principals=("dept:1",))
+    backend.upsert([ours, theirs, apart, reversed_, russian])
+    assert find(backend, '"soliq hisoboti"') == {ours.id, theirs.id}
+    assert find(backend, '"soliq hisoboti"', principals=("dept:1",)) == {ours.id}
+    assert find(backend, '"soliq hisoboti"', principals=("dept:3",)) == set()
+    # Each word of a phrase accepts its stems: another inflection finds the document.
+    assert find(backend, '"налоговый отчёт"', principals=("dept:1",)) == {russian.id}
+    assert find(backend, '"отчётов налоговых"') == set()
     backend.close()

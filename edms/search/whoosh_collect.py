@@ -1,0 +1,370 @@
+"""Matching and collecting for ``WhooshBackend``: the parts of a search that decide its speed.
+
+Whoosh's own building blocks, measured at 100,000 documents (docs/PERFORMANCE.md),
+spend most of a search on three things this module does differently:
+
+- Facets and date sorting. ``FacetCollector`` and ``SortingCollector`` open the
+  column readers of every facet field in every segment on every search, and opening
+  one reads that segment's offset table: time proportional to the number of
+  documents in the index, whatever the number of hits. ``SegmentColumns`` reads each
+  column of a segment once into compact arrays (codes into a table of values for the
+  facets, yyyymmdd integers for the dates) and ``ColumnCache`` keeps them across
+  searchers by segment id: segments never change once written (deletions are kept
+  apart and the matchers already skip deleted documents).
+- Counting facets per document in Python. ``Gather`` only appends each matching
+  document number to a list; the facets are counted per segment at the end with
+  ``Counter(map(codes.__getitem__, docs))``, which runs in C.
+- Phrases. Whoosh's ``Phrase`` checks word positions in every document holding all
+  the words before the permission filter is applied, and a query word with two stems
+  makes four phrases. ``Near`` puts the permission query inside the intersection, so
+  positions are read only in documents the user may see, and accepts alternatives for
+  each position, so one phrase covers every stem variant.
+
+``Gather`` also enforces the time limit (checked every ``CLOCK_EVERY`` documents) and
+keeps the top documents by score when ranking by relevance.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from array import array
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from whoosh import query
+from whoosh.collectors import Collector
+from whoosh.matching import NullMatcher
+from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
+from whoosh.matching.wrappers import WrappingMatcher
+from whoosh.searching import TimeLimit
+from whoosh.util import make_binary_tree
+
+__all__ = ["CLOCK_EVERY", "ColumnCache", "Gather", "Near", "SegmentColumns"]
+
+#: Documents collected between two looks at the clock.
+CLOCK_EVERY = 64
+
+
+class SegmentColumns:
+    """The facet and date columns of one segment, read once into arrays."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._facets: dict[str, tuple[array[int], list[Any]]] = {}
+        self._numbers: dict[str, array[int]] = {}
+
+    def facet(self, reader: Any, fieldname: str) -> tuple[array[int], list[Any]]:
+        """``(codes, values)``: document ``d`` has the value ``values[codes[d]]``."""
+        found = self._facets.get(fieldname)
+        if found is None:
+            with self._lock:
+                found = self._facets.get(fieldname)
+                if found is None:
+                    table: dict[Any, int] = {}
+                    codes = array(
+                        "I",
+                        [
+                            table.setdefault(v, len(table))
+                            for v in reader.column_reader(fieldname, translate=True)
+                        ],
+                    )
+                    found = self._facets[fieldname] = (codes, list(table))
+        return found
+
+    def numbers(self, reader: Any, fieldname: str) -> array[int]:
+        """The values of a numeric column, one per document."""
+        found = self._numbers.get(fieldname)
+        if found is None:
+            with self._lock:
+                found = self._numbers.get(fieldname)
+                if found is None:
+                    column = reader.column_reader(fieldname, translate=True)
+                    found = self._numbers[fieldname] = array("q", (int(v or 0) for v in column))
+        return found
+
+
+class ColumnCache:
+    """``SegmentColumns`` by segment id, for the segments searched most recently.
+
+    Shared by the threads of one backend; a segment merged away drops out once
+    ``limit`` newer segments have been used (an index has a few dozen at most)."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._segments: OrderedDict[str, SegmentColumns] = OrderedDict()
+
+    def get(self, reader: Any) -> SegmentColumns:
+        segment = reader.segment()
+        if segment is None:  # an empty index
+            return SegmentColumns()
+        key = segment.segment_id()
+        with self._lock:
+            found = self._segments.get(key)
+            if found is None:
+                found = self._segments[key] = SegmentColumns()
+                while len(self._segments) > self.limit:
+                    self._segments.popitem(last=False)
+            else:
+                self._segments.move_to_end(key)
+            return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._segments.clear()
+
+
+class _Part:
+    """The matches of one segment."""
+
+    __slots__ = ("columns", "docs", "offset", "reader")
+
+    def __init__(self, columns: SegmentColumns, reader: Any, offset: int) -> None:
+        self.columns = columns
+        self.reader = reader
+        self.offset = offset
+        self.docs: list[int] = []
+
+
+class Gather(Collector):
+    """Collects every match: the total, the facet counts, and either the ``limit`` best
+    scores (``scored``) or, for date sorting, the document numbers to sort afterwards.
+
+    Raises ``TimeLimit`` once the clock passes ``deadline``; what was gathered so far
+    stays usable."""
+
+    def __init__(self, cache: ColumnCache, *, limit: int, scored: bool, deadline: float) -> None:
+        super().__init__()
+        self.cache = cache
+        self.limit = limit
+        self.scored = scored
+        self.deadline = deadline
+        self.parts: list[_Part] = []
+        self.top: list[tuple[float, int]] = []  # heap of (score, -global docnum)
+        self.total = 0
+
+    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
+        super().prepare(top_searcher, q, context)
+        self.parts = []
+        self.top = []
+        self.total = 0
+
+    def set_subsearcher(self, subsearcher: Any, offset: int) -> None:
+        super().set_subsearcher(subsearcher, offset)
+        reader = subsearcher.reader()
+        self.parts.append(_Part(self.cache.get(reader), reader, offset))
+
+    def collect_matches(self) -> None:
+        matcher = self.matcher
+        part = self.parts[-1]
+        docs = part.docs
+        deadline = self.deadline
+        clock = time.monotonic
+        n = 0
+        if not self.scored:
+            for docnum in matcher.all_ids():
+                docs.append(docnum)
+                n += 1
+                if n % CLOCK_EVERY == 0 and clock() > deadline:
+                    self.total += n
+                    raise TimeLimit
+            self.total += n
+            return
+        top = self.top
+        limit = self.limit
+        offset = part.offset
+        push, pushpop = heapq.heappush, heapq.heappushpop
+        try:
+            while matcher.is_active():
+                docnum = matcher.id()
+                docs.append(docnum)
+                n += 1
+                if limit:
+                    item = (matcher.score(), -(offset + docnum))
+                    if len(top) < limit:
+                        push(top, item)
+                    elif item > top[0]:
+                        pushpop(top, item)
+                if n % CLOCK_EVERY == 0 and clock() > deadline:
+                    raise TimeLimit
+                matcher.next()
+        finally:
+            self.total += n
+
+    def collect(self, sub_docnum: int) -> None:  # pragma: no cover - collect_matches does it
+        raise NotImplementedError
+
+    # Results ------------------------------------------------------------------------
+
+    def facets(self, names: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Counts per value of each facet field over every match (empty values left out)."""
+        counts: dict[str, Counter[str]] = {name: Counter() for name in names}
+        for part in self.parts:
+            if not part.docs:
+                continue
+            for name in names:
+                codes, values = part.columns.facet(part.reader, name)
+                into = counts[name]
+                for code, n in Counter(map(codes.__getitem__, part.docs)).items():
+                    value = values[code]
+                    if value not in (None, "", b""):
+                        into[str(value)] += n
+        return {name: dict(c) for name, c in counts.items()}
+
+    def best(self) -> list[tuple[float, int]]:
+        """``(score, global docnum)``, best first (ties: lower docnum first)."""
+        return [(score, -neg) for score, neg in sorted(self.top, reverse=True)]
+
+    def by_number(self, fieldname: str, *, limit: int, reverse: bool, keys: Any) -> list[int]:
+        """The first ``limit`` global docnums ordered by the numeric column ``fieldname``
+        (descending if ``reverse``), ties broken in the same direction by
+        ``keys(segment reader, docnums)`` (one key per document). Only the documents
+        that make the cut, and every document tied at it, are asked for their key."""
+        if limit <= 0:
+            return []
+        pick = heapq.nlargest if reverse else heapq.nsmallest
+        ranked: list[tuple[int, int, int]] = []  # (value, part index, segment docnum)
+        tables: list[tuple[int, array[int]]] = []
+        for i, part in enumerate(self.parts):
+            if not part.docs:
+                continue
+            values = part.columns.numbers(part.reader, fieldname)
+            tables.append((i, values))
+            ranked.extend((values[d], i, d) for d in pick(limit, part.docs, key=values.__getitem__))
+        if not ranked:
+            return []
+        ranked.sort(key=itemgetter(0), reverse=reverse)
+        cut = ranked[min(limit, len(ranked)) - 1][0]
+        # Everything before the cut is in (fewer than ``limit`` documents, so every
+        # segment's share is among its own first ``limit``); at the cut, every tied
+        # document of every segment competes on its key.
+        chosen = [c for c in ranked if (c[0] > cut if reverse else c[0] < cut)]
+        for i, values in tables:
+            chosen.extend((cut, i, d) for d in self.parts[i].docs if values[d] == cut)
+        asked: dict[int, list[int]] = {}
+        for _, i, d in chosen:
+            asked.setdefault(i, []).append(d)
+        key: dict[tuple[int, int], Any] = {}
+        for i, docs in asked.items():
+            for d, k in zip(docs, keys(self.parts[i].reader, docs), strict=True):
+                key[i, d] = k
+        chosen.sort(key=lambda c: (c[0], key[c[1], c[2]]), reverse=reverse)
+        return [self.parts[i].offset + d for _, i, d in chosen[:limit]]
+
+
+class Near(query.Query):
+    """Terms at consecutive positions of one field: ``positions[i]`` holds the
+    alternatives (stems) for the i-th word. Positions are read only in documents that
+    also match ``gate`` (the permission query), if given."""
+
+    def __init__(
+        self, fieldname: str, positions: Sequence[Sequence[str]], gate: Any | None = None
+    ) -> None:
+        self.fieldname = fieldname
+        self.positions = [tuple(dict.fromkeys(p)) for p in positions]
+        self.gate = gate
+        self.boost = 1.0
+
+    def __repr__(self) -> str:
+        return f"Near({self.fieldname!r}, {self.positions!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Near)
+            and other.fieldname == self.fieldname
+            and other.positions == self.positions
+            and other.gate == self.gate
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.fieldname, tuple(self.positions)))
+
+    def is_leaf(self) -> bool:
+        return False
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return min(
+            sum(ixreader.doc_frequency(self.fieldname, t) for t in alts) for alts in self.positions
+        )
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        reader = searcher.reader()
+        leaves: list[list[Any]] = []
+        for alternatives in self.positions:
+            present = [t for t in alternatives if (self.fieldname, t) in reader]
+            if not present:
+                return NullMatcher()
+            leaves.append(
+                [query.Term(self.fieldname, t).matcher(searcher, context) for t in present]
+            )
+        if not leaves:
+            return NullMatcher()
+        children = [
+            make_binary_tree(UnionMatcher, alts) if len(alts) > 1 else alts[0] for alts in leaves
+        ]
+        if self.gate is not None:
+            gate = self.gate.matcher(searcher, context)
+            if not gate.is_active():
+                return NullMatcher()
+            children.append(gate)
+        isect = (
+            make_binary_tree(IntersectionMatcher, children) if len(children) > 1 else children[0]
+        )
+        return _NearMatcher(isect, leaves)
+
+
+class _NearMatcher(WrappingMatcher):
+    """Steps its child (the intersection) to documents where the words are adjacent."""
+
+    def __init__(self, child: Any, leaves: list[list[Any]]) -> None:
+        super().__init__(child)
+        self._leaves = leaves
+        self._advance()
+
+    def _positions(self, i: int, doc: int) -> set[int]:
+        found: set[int] = set()
+        for m in self._leaves[i]:
+            if m.is_active() and m.id() == doc:
+                found.update(m.value_as("positions"))
+        return found
+
+    def _here(self) -> bool:
+        doc = self.child.id()
+        starts = self._positions(0, doc)
+        for i in range(1, len(self._leaves)):
+            if not starts:
+                return False
+            at = self._positions(i, doc)
+            starts = {p for p in starts if p + i in at}
+        return bool(starts)
+
+    def _advance(self) -> None:
+        child = self.child
+        while child.is_active() and not self._here():
+            child.next()
+
+    def copy(self) -> _NearMatcher:  # pragma: no cover - whoosh copies only for highlighting
+        raise NotImplementedError
+
+    def replace(self, minquality: float = 0) -> Any:
+        return self if self.is_active() else NullMatcher()
+
+    def supports_block_quality(self) -> bool:
+        return False
+
+    def next(self) -> None:
+        self.child.next()
+        self._advance()
+
+    def skip_to(self, id: int) -> None:
+        self.child.skip_to(id)
+        self._advance()
+
+    def all_ids(self) -> Any:
+        while self.is_active():
+            yield self.id()
+            self.next()
