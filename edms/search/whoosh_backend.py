@@ -83,7 +83,7 @@ from edms.search.backend import (
     Results,
     TextSource,
 )
-from edms.search.whoosh_collect import ColumnCache, Gather, Near
+from edms.search.whoosh_collect import Allowed, ColumnCache, Gather, Near
 
 __all__ = [
     "PREFIX_EXPANSIONS",
@@ -716,10 +716,11 @@ def _clause(searcher: Any, clause: analysis.Clause, gate: Any | None) -> Any:
     if len(parts) == 1:
         return parts[0]
     either = query.Or(parts)
-    if clause.kind == "prefix":
-        # Many expanded terms: preload their postings once rather than walking a deep
-        # tree of union matchers (measured: prefixes 2.5 to 3 times faster).
-        either.matcher_type = query.Or.ARRAY_MATCHER
+    # A word is several terms (fields, stems), a prefix many more: preload their
+    # postings a window at a time rather than walk a tree of union matchers per
+    # document (measured at 100,000 documents: prefixes 2.5 to 3 times faster, words
+    # and the whole query mix a quarter faster at p95).
+    either.matcher_type = query.Or.ARRAY_MATCHER
     return either
 
 
@@ -774,11 +775,7 @@ def _run(
     deadline: float,
     columns: ColumnCache,
 ) -> _Found:
-    gate = None
-    if q.principals is not None:
-        gate = query.ConstantScoreQuery(
-            query.Or([query.Term("principals", p) for p in q.principals]), 0.0
-        )
+    gate = Allowed(q.principals, columns) if q.principals is not None else None
     wq = _whoosh_query(searcher, parsed, q, gate)
     limit = q.page * q.per_page
     sort = q.sort

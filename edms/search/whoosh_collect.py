@@ -30,6 +30,7 @@ import heapq
 import threading
 import time
 from array import array
+from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from operator import itemgetter
@@ -37,16 +38,18 @@ from typing import Any
 
 from whoosh import query
 from whoosh.collectors import Collector
-from whoosh.matching import NullMatcher
+from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
 from whoosh.matching.wrappers import WrappingMatcher
 from whoosh.searching import TimeLimit
 from whoosh.util import make_binary_tree
 
-__all__ = ["CLOCK_EVERY", "ColumnCache", "Gather", "Near", "SegmentColumns"]
+__all__ = ["CLOCK_EVERY", "Allowed", "ColumnCache", "Gather", "Near", "SegmentColumns"]
 
 #: Documents collected between two looks at the clock.
 CLOCK_EVERY = 64
+#: Unions of rights (one per set of principals) kept per segment.
+UNIONS_KEPT = 64
 
 
 class SegmentColumns:
@@ -56,6 +59,41 @@ class SegmentColumns:
         self._lock = threading.Lock()
         self._facets: dict[str, tuple[array[int], list[Any]]] = {}
         self._numbers: dict[str, array[int]] = {}
+        self._postings: dict[tuple[str, str], array[int]] = {}
+        self._unions: OrderedDict[tuple[str, ...], array[int]] = OrderedDict()
+
+    def postings(self, reader: Any, fieldname: str, text: str) -> array[int]:
+        """The documents of a term (deleted ones included), in order."""
+        key = (fieldname, text)
+        found = self._postings.get(key)
+        if found is None:
+            ids: array[int] = array("I")
+            if (fieldname, text) in reader:
+                # Straight from the segment's postings: deleted documents are left in
+                # (the set of deletions changes while the segment does not).
+                raw = reader._text_to_bytes(fieldname, text)
+                matcher = reader._terms.matcher(fieldname, raw, reader.schema[fieldname].format)
+                ids.extend(matcher.all_ids())
+            with self._lock:
+                found = self._postings.setdefault(key, ids)
+        return found
+
+    def union(self, reader: Any, fieldname: str, texts: Sequence[str]) -> array[int]:
+        """The documents holding any of ``texts`` (deleted ones included), in order;
+        the unions asked for most recently are kept."""
+        key = (fieldname, *sorted(set(texts)))
+        with self._lock:
+            found = self._unions.get(key)
+            if found is not None:
+                self._unions.move_to_end(key)
+                return found
+        lists = [self.postings(reader, fieldname, t) for t in key[1:]]
+        found = lists[0] if len(lists) == 1 else array("I", sorted(set().union(*lists)))
+        with self._lock:
+            self._unions[key] = found
+            while len(self._unions) > UNIONS_KEPT:
+                self._unions.popitem(last=False)
+        return found
 
     def facet(self, reader: Any, fieldname: str) -> tuple[array[int], list[Any]]:
         """``(codes, values)``: document ``d`` has the value ``values[codes[d]]``."""
@@ -254,6 +292,73 @@ class Gather(Collector):
                 key[i, d] = k
         chosen.sort(key=lambda c: (c[0], key[c[1], c[2]]), reverse=reverse)
         return [self.parts[i].offset + d for _, i, d in chosen[:limit]]
+
+
+class Allowed(query.Query):
+    """Documents any of ``principals`` may see (field ``principals``), with no score.
+
+    Whoosh's own ``ConstantScoreQuery(Or([Term...]))`` reads every matching posting of
+    every principal on every search; here each segment's list is read once (kept in
+    ``cache``) and skipping through it is a binary search."""
+
+    def __init__(self, principals: Sequence[str], cache: ColumnCache) -> None:
+        self.principals = tuple(principals)
+        self.cache = cache
+        self.boost = 1.0
+
+    def __repr__(self) -> str:
+        return f"Allowed({len(self.principals)} principals)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Allowed) and other.principals == self.principals
+
+    def __hash__(self) -> int:
+        return hash(self.principals)
+
+    def is_leaf(self) -> bool:
+        return True
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return sum(ixreader.doc_frequency("principals", p) for p in self.principals)
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        reader = searcher.reader()
+        if reader.segment() is None:
+            return NullMatcher()
+        ids = self.cache.get(reader).union(reader, "principals", self.principals)
+        deleted = reader.deleted_docs_set if reader.has_deletions() else None
+        if deleted:
+            ids = array("I", [d for d in ids if d not in deleted])
+        if not ids:
+            return NullMatcher()
+        return _IdsMatcher(ids)
+
+
+class _IdsMatcher(ListMatcher):
+    """A sorted list of document numbers, score 0, skipping by binary search."""
+
+    def __init__(self, ids: array[int]) -> None:
+        super().__init__(ids)
+        self._i: int = 0
+        self._ids: array[int] = ids
+
+    def skip_to(self, id: int) -> None:
+        if self._i < len(self._ids) and id > self._ids[self._i]:
+            self._i = bisect_left(self._ids, id, self._i)
+
+    def score(self) -> float:
+        return 0.0
+
+    def weight(self) -> float:
+        return 0.0
+
+    def supports_block_quality(self) -> bool:
+        return False
+
+    def copy(self) -> _IdsMatcher:
+        copied = _IdsMatcher(self._ids)
+        copied._i = self._i
+        return copied
 
 
 class Near(query.Query):

@@ -357,3 +357,22 @@ def test_phrases_need_adjacent_words_and_respect_rights(tmp_path, make_entry):
     assert find(backend, '"налоговый отчёт"', principals=("dept:1",)) == {russian.id}
     assert find(backend, '"отчётов налоговых"') == set()
     backend.close()
+
+
+def test_rights_lists_kept_per_segment_follow_updates_and_deletions(tmp_path, make_entry):
+    """The documents a set of principals may see are read once per segment and kept:
+    deletions and updates (a deletion plus a new document) must still show."""
+    backend = WhooshBackend(tmp_path / "index")
+    mine = [make_entry(body="xat", principals=("dept:1",)) for _ in range(5)]
+    shared = make_entry(body="xat", principals=("dept:2", "user:7"))
+    backend.upsert([*mine, shared])
+    seen = backend.search(Query(text="", principals=("dept:1", "user:7")), no_text)
+    assert seen.total == 6
+    backend.delete([mine[0].id])
+    backend.upsert([replace(mine[1], principals=("dept:2",)), replace(mine[2], body="boshqa")])
+    both = ("dept:1", "user:7")
+    assert backend.search(Query(text="", principals=both), no_text).total == 4
+    assert find(backend, "xat", principals=both) == {mine[3].id, mine[4].id, shared.id}
+    assert find(backend, "", principals=("dept:2",)) == {mine[1].id, shared.id}
+    assert find(backend, "", principals=("dept:9",)) == set()
+    backend.close()
