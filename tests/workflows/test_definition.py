@@ -146,11 +146,13 @@ def test_shipped_definitions_validate(path: Path) -> None:
         assert set(stage_.name) == {"en", "ru", "uz"}
 
 
-def test_all_five_routes_are_shipped() -> None:
+def test_all_seven_routes_are_shipped() -> None:
     assert [p.stem for p in SHIPPED] == [
+        "certificate_request",
         "incoming_letter",
         "licence_request",
         "outgoing_letter",
+        "permit_request",
         "signed_document",
         "statistical_report",
     ]

@@ -233,7 +233,7 @@ def test_a_new_version_through_the_page_leaves_running_routes_on_theirs(
     assert "No problems found" in text_of(html)
     assert "Legal visas" in text_of(html)
     assert Page(html).find("svg", role="img")
-    assert _count() == 5
+    assert _count() == 7
 
     reply = _post_text(admin_client, url, LETTER_V2.replace("\n", "\r\n"))  # as browsers send it
     assert reply.status_code == 302
@@ -298,7 +298,7 @@ def test_saving_the_same_text_makes_nothing(
     assert "The text is the same as version 1 of “Outgoing letter”: no new version was made." in (
         text_of(html)
     )
-    assert _count() == 5
+    assert _count() == 7
     assert _audit("workflow.definition_version") == []
 
 
@@ -329,7 +329,7 @@ def test_a_new_code_through_the_page(admin_client: FlaskClient, org: Org, letter
     assert "the text is the route 'outgoing_letter', not 'quick_check'" in text_of(
         reply.get_data(as_text=True)
     )
-    assert _count() == 6
+    assert _count() == 8
 
 
 def test_uploading_a_yaml_file(
@@ -364,7 +364,7 @@ def test_uploading_a_yaml_file(
         check_page(html, "en")
         assert message in text_of(html)
         assert Page(html).find("a", href="#file")
-    assert _count() == 5
+    assert _count() == 7
 
     reply = upload(LETTER_V2.encode(), "letter.yml")
     assert reply.status_code == 302
@@ -397,7 +397,7 @@ def test_an_invalid_text_is_explained_on_the_page_and_saves_nothing(
             for entry in summary
         ), summary
         assert "<title>Error:" in html
-    assert _count() == 5
+    assert _count() == 7
     assert fresh(WorkflowDefinition, definitions["licence_request"].id).version == 1
 
 
@@ -427,7 +427,7 @@ def test_an_invalid_text_is_a_422_problem_in_the_api(
     ]
     assert matching, body["errors"]
     assert matching[0]["field"] == (path or "_")
-    assert _count() == 5
+    assert _count() == 7
 
 
 @pytest.mark.parametrize(
@@ -459,7 +459,7 @@ def test_yaml_bombs_and_oversized_texts_are_refused(
     assert reply.status_code == 422
     assert all(e["hint"] for e in body["errors"])
     assert any(message in e["message"] for e in body["errors"]), body["errors"]
-    assert _count() == 5
+    assert _count() == 7
 
 
 def test_html_in_names_is_escaped_in_the_pages_and_the_picture(
@@ -648,7 +648,7 @@ def test_only_administrators_manage_definitions(
         api.post("/workflows/outgoing_letter/active", bearer, json={"active": False}),
     ):
         problem(reply, 403)
-    assert _count() == 5
+    assert _count() == 7
     assert _latest("outgoing_letter").active
 
 

@@ -194,13 +194,15 @@ def test_the_picture_and_the_definitions(
 
     listed = api.get("/workflows", tokens["clerk"]).get_json()
     assert [d["code"] for d in listed] == [
+        "certificate_request",
         "incoming_letter",
         "licence_request",
         "outgoing_letter",
+        "permit_request",
         "signed_document",
         "statistical_report",
     ]
-    outgoing = listed[2]
+    outgoing = listed[3]
     assert outgoing["version"] == 1
     assert outgoing["name"]["uz"] == "Chiquvchi xat"
     assert [s["id"] for s in outgoing["stages"]] == ["visas", "signature", "dispatch"]

@@ -42,15 +42,17 @@ def test_sync_loads_each_definition_once(ctx: Flask) -> None:
     first = routing.sync_definitions()
     db.session.commit()
     assert sorted((row.code, row.version, created) for row, created in first) == [
+        ("certificate_request", 1, True),
         ("incoming_letter", 1, True),
         ("licence_request", 1, True),
         ("outgoing_letter", 1, True),
+        ("permit_request", 1, True),
         ("signed_document", 1, True),
         ("statistical_report", 1, True),
     ]
     again = routing.sync_definitions()
-    assert [created for _row, created in again] == [False] * 5
-    assert _count() == 5
+    assert [created for _row, created in again] == [False] * 7
+    assert _count() == 7
     row = routing.latest_definition("outgoing_letter")
     assert row is not None
     assert row.name["ru"] == "Исходящее письмо"
@@ -122,7 +124,7 @@ def test_the_sync_command(app: Flask, ctx: Flask, directory: Path) -> None:
     assert "broken.yaml" in result.output
     assert "no definition was loaded" in result.output
     assert "Traceback" not in result.output
-    assert _count() == 5
+    assert _count() == 7
 
 
 def test_the_demo_has_heads_and_routes(ctx: Flask) -> None:
@@ -136,9 +138,11 @@ def test_the_demo_has_heads_and_routes(ctx: Flask) -> None:
         "CHANCERY": "head",
     }
     assert [d.code for d in routing.list_definitions()] == [
+        "certificate_request",
         "incoming_letter",
         "licence_request",
         "outgoing_letter",
+        "permit_request",
         "signed_document",
         "statistical_report",
     ]
