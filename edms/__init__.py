@@ -102,6 +102,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from edms.api import init_api
+    from edms.applicants.views import bp as applicants_bp
     from edms.auth.views import bp as auth_bp
     from edms.blobs.views import bp as files_bp
     from edms.delegations.views import bp as delegations_bp
@@ -109,6 +110,8 @@ def _register_blueprints(app: Flask) -> None:
     from edms.drafting.views import bp as drafting_bp
     from edms.main.views import bp as main_bp
     from edms.notifications.views import bp as notifications_bp
+    from edms.portal.staff import bp as portal_staff_bp
+    from edms.portal.views import bp as portal_bp
     from edms.resolutions.views import bp as resolutions_bp
     from edms.routing import init_app as init_routing
     from edms.search.runner import init_app as init_search
@@ -124,6 +127,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(delegations_bp)
     app.register_blueprint(resolutions_bp)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(portal_staff_bp)
+    app.register_blueprint(applicants_bp)
     init_routing(app)
     init_signing(app)
     init_search(app)

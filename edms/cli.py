@@ -44,9 +44,14 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(journal_group)
     app.cli.add_command(storage_group)
     app.cli.add_command(workflows_group)
+    app.cli.add_command(services_group)
     app.cli.add_command(pki_group)
     app.cli.add_command(search_group)
     app.cli.add_command(worker_command)
+
+    from edms.applicants.cli import applicant_group
+
+    app.cli.add_command(applicant_group)
 
 
 # Database --------------------------------------------------------------------
@@ -265,6 +270,55 @@ def journal_create(
     except EDMSError as exc:
         _fail(exc)
     click.echo(f"journal {journal.code} created")
+
+
+# Services of the portal ------------------------------------------------------------
+
+
+@click.group("services")
+def services_group() -> None:
+    """The catalogue of the portal's e-services."""
+
+
+@services_group.command("sync")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the *.yaml service definitions [config/services].",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load the files even over versions an administrator saved in the application.",
+)
+@with_appcontext
+def services_sync(directory: Path | None, force: bool) -> None:
+    """Load the service definitions into the catalogue: a new version of each one whose
+    text changed. Applications stay on the version they were made with. If any file is
+    invalid (or names a journal, department, route or template that does not exist),
+    nothing is loaded and every problem is listed."""
+    from edms.portal import services
+
+    try:
+        results = services.sync_services(directory, force=force)
+        db.session.commit()
+    except services.CatalogueInvalid as exc:
+        db.session.rollback()
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException("no service was loaded; fix the files above") from None
+    except EDMSError as exc:
+        _fail(exc)
+    for row, created in results:
+        if created:
+            state = "loaded as version"
+        elif row.created_by_id is not None:
+            state = "kept the administrator's version"
+        else:
+            state = "unchanged, version"
+        click.echo(f"{row.code}: {state} {row.version}")
 
 
 # Workflows -------------------------------------------------------------------

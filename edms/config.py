@@ -63,6 +63,16 @@ def _scheduler(value: str) -> str | None:
     return None if value in ("thread", "off") else "must be thread or off"
 
 
+def _rate_limit(value: str) -> str | None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        return 'use the notation of the limits library, e.g. "30 per minute; 500 per day"'
+    return None
+
+
 def _base_url(value: str) -> str | None:
     if value and not value.startswith(("https://", "http://")):
         return "must be empty or start with https:// (or http://)"
@@ -133,6 +143,10 @@ SPEC: dict[str, Setting] = {
     "smtp_password": Setting(str),
     "smtp_timeout_seconds": Setting(int, _positive),
     "mail_base_url": Setting(str, _base_url),
+    "portal_confirm_hours": Setting(int, _positive),
+    "portal_decision_journal": Setting(str),
+    "portal_api_rate_limit": Setting(str, _rate_limit),
+    "portal_rate_limit_storage": Setting(str),
     "scheduler": Setting(str, _scheduler),
     "scheduler_interval_seconds": Setting(int, _positive),
     "scheduler_lease_minutes": Setting(int, _positive),

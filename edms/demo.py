@@ -93,6 +93,7 @@ def load_demo() -> int:
             created += 1
     created += _heads()
     created += _workflows()
+    created += _services()
     created += _signing()
     return created
 
@@ -117,6 +118,13 @@ def _workflows() -> int:
     from edms.routing import services as routing
 
     return sum(1 for _row, created in routing.sync_definitions() if created)
+
+
+def _services() -> int:
+    """Load the shipped service catalogue (config/services); a new version if one changed."""
+    from edms.portal import services as portal
+
+    return sum(1 for _row, created in portal.sync_services() if created)
 
 
 def _signing() -> int:

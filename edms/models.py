@@ -12,6 +12,17 @@ from edms.documents.models import (
     DocumentVersion,
 )
 from edms.notifications.models import Notification
+from edms.portal.models import (
+    ApplicantProfile,
+    Application,
+    ApplicationEvent,
+    ApplicationFile,
+    IdempotencyRecord,
+    InformationRequest,
+    Membership,
+    Organisation,
+    ServiceDefinition,
+)
 from edms.registry.models import DocumentType, Journal, JournalSequence
 from edms.resolutions.models import (
     Acquaintance,
@@ -28,6 +39,10 @@ from edms.signing.models import DocumentSignature, SigningCredential, TrustedCer
 __all__ = [
     "Acquaintance",
     "ApiToken",
+    "ApplicantProfile",
+    "Application",
+    "ApplicationEvent",
+    "ApplicationFile",
     "Assignment",
     "AssignmentReport",
     "AuditEvent",
@@ -44,15 +59,20 @@ __all__ = [
     "DocumentVersion",
     "ExtensionRequest",
     "FixityCheck",
+    "IdempotencyRecord",
+    "InformationRequest",
     "Journal",
     "JournalSequence",
     "LoginThrottle",
+    "Membership",
     "Notification",
+    "Organisation",
     "Resolution",
     "SavedSearch",
     "ScheduledJob",
     "SearchEntry",
     "SearchQueue",
+    "ServiceDefinition",
     "SigningCredential",
     "Task",
     "TrustedCertificate",

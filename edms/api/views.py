@@ -213,5 +213,6 @@ def me() -> User:
 
 
 # Each module adds its blueprints to ``blueprints``: notifications and delegations,
-# resolutions and execution control, workflows and tasks, search, signature verification.
-from edms.api import people, resolutions, routing, search, signing  # noqa: E402, F401
+# resolutions and execution control, workflows and tasks, search, signature verification,
+# the single-window portal's services and applications.
+from edms.api import people, portal, resolutions, routing, search, signing  # noqa: E402, F401

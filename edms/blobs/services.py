@@ -20,11 +20,12 @@ from edms.blobs.models import Blob, FixityCheck, FixityStatus
 from edms.db import db, upsert, utcnow
 from edms.documents.models import DocumentVersion
 from edms.errors import ServiceUnavailable
+from edms.portal.models import ApplicationFile
 
 logger = logging.getLogger(__name__)
 
 #: Every column that holds a storage key. A blob referred to by none of them is garbage.
-REFERENCES = [DocumentVersion.storage_key]
+REFERENCES = [DocumentVersion.storage_key, ApplicationFile.storage_key]
 
 Progress = Callable[[Iterable[str], int, str], Iterable[str]]
 

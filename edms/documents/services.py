@@ -253,7 +253,16 @@ class _Prepended:
         return self._stream.read(size)
 
 
-def _seekable(stream: IO[bytes]) -> bool:
+def rewound(stream: IO[bytes], head: bytes, start: int | None) -> IO[bytes]:
+    """``stream`` from its beginning after ``head`` was read from it: seeked back to
+    ``start`` when it can be, else ``head`` followed by the rest."""
+    if start is not None:
+        stream.seek(start)
+        return stream
+    return _Prepended(head, stream)  # type: ignore[return-value]
+
+
+def seekable(stream: IO[bytes]) -> bool:
     try:
         return bool(stream.seekable())
     except (AttributeError, OSError, ValueError):
@@ -284,15 +293,12 @@ def store_upload(upload: Upload) -> StoredFile:
     """Stream an upload into storage; if the transaction then fails, the new blob is removed."""
     filename = check_upload_name(upload)
     stream = upload.stream
-    start = stream.tell() if _seekable(stream) else None
+    start = stream.tell() if seekable(stream) else None
     head = stream.read(SNIFF_BYTES)
     if not head:
         raise ValidationError({"file": "the file is empty"})
     media_type = sniff(head, filename)
-    if start is not None:  # a spooled upload: hand the file itself to storage
-        stream.seek(start)
-    else:
-        stream = _Prepended(head, stream)  # type: ignore[assignment]
+    stream = rewound(stream, head, start)  # a spooled upload: the file itself to storage
     store = get_store()
     try:
         stored = store.put(stream, size_limit=_max_upload())  # type: ignore[arg-type]

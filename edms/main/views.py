@@ -185,6 +185,8 @@ def _page_globals() -> dict[str, Any]:
 @bp.get("/")
 def index() -> Response:
     if current_user.is_authenticated:
+        if not current_user.is_staff:  # applicants see the portal, never the registry
+            return redirect(url_for("portal.catalogue_page"))
         return redirect(url_for("documents.registry"))
     return redirect(url_for("auth.login"))
 

@@ -78,12 +78,21 @@ def _one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def notify(user: User, kind: str, subject: str, body: str, link: str | None = None) -> Notification:
+def notify(
+    user: User,
+    kind: str,
+    subject: str,
+    body: str,
+    link: str | None = None,
+    *,
+    to_inactive: bool = False,
+) -> Notification:
     """Notify ``user`` in the app and, when SMTP is configured and they have an address, by e-mail.
 
     ``kind`` is a code such as ``task.opened``; ``subject`` and ``body`` are text in
     the recipient's language (see ``recipient_locale``); ``link`` is a path on this
-    site such as ``/tasks/12`` (e-mails put ``mail_base_url`` before it).
+    site such as ``/tasks/12`` (e-mails put ``mail_base_url`` before it). An inactive
+    user gets no e-mail unless ``to_inactive`` (the link that activates a new account).
     """
     if not kind or len(kind) > 64:
         raise ValueError(f"a notification kind has 1 to 64 characters: {kind!r}")
@@ -92,7 +101,7 @@ def notify(user: User, kind: str, subject: str, body: str, link: str | None = No
     ):
         raise ValueError("a notification link is a path on this site (or an https:// URL)")
     settings = current_app.config["EDMS"]
-    by_mail = bool(settings["smtp_host"] and user.email and user.is_active)
+    by_mail = bool(settings["smtp_host"] and user.email and (user.is_active or to_inactive))
     notification = Notification(
         user_id=user.id,
         kind=kind,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -644,12 +644,18 @@ def _escalate(
     return []
 
 
+#: Called as ``hook(document, status)`` when a route ends (in its transaction).
+FINISH_HOOKS: list[Callable[[Document, str], None]] = []
+
+
 def _finish(instance: WorkflowInstance, doc: Document, status: str) -> None:
     if status == InstanceStatus.CANCELLED:
         doc.status = Status.REGISTERED.value
     else:
         doc.status = Status.COMPLETED.value
     db.session.flush()
+    for hook in FINISH_HOOKS:
+        hook(doc, str(status))
 
 
 # Notifications ------------------------------------------------------------------------

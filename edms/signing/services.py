@@ -934,6 +934,73 @@ def sign_version(
     return new_version, row
 
 
+def seal_document(actor: User, document: Document) -> tuple[DocumentVersion, DocumentSignature]:
+    """Certify the document's current version (a PDF) with the organisation's seal alone:
+    a visible stamp with the verification code; later changes other than form filling
+    and signatures break the certification (DocMDP P=2). For documents the organisation issues without a person's signature, such as
+    the decisions of the portal. ``actor`` is the account recorded as having sealed."""
+    seal = seal_credential()
+    if seal is None:
+        raise SigningUnavailable(
+            "The organisation's seal is not configured (signing_seal_file, or edms pki init)."
+        )
+    db.session.execute(select(Document.id).where(Document.id == document.id).with_for_update())
+    db.session.refresh(document)
+    version = documents.get_version(document)
+    if version.media_type != "application/pdf":
+        raise ValidationError({"file": "only a PDF can be sealed"})
+    code = assign_verification_code(document)
+    source = _copy_version(version)
+    output = _spooled()
+    try:
+        fields = _read_fields(source)
+        if fields.signed:
+            raise Conflict("This document is signed already; a seal would not certify it.")
+        result = pdf_signer().sign(
+            source,
+            output,
+            seal,
+            stamp=_seal_stamp(code),
+            field_name=CERTIFICATION_FIELD,
+            certify=True,
+            placement=_slot(len(fields.names)),
+        )
+        output.seek(0)
+        new_version = documents.add_derived_version(
+            actor, document, documents.Upload(_pdf_name(version), output), "Sealed"
+        )
+    finally:
+        source.close()
+        output.close()
+    row = DocumentSignature(
+        document_id=document.id,
+        version_id=new_version.id,
+        signer_id=actor.id,
+        field_name=result.field_name,
+        level=result.level.value,
+        certified=result.certified,
+        signature_sha256=result.signature_sha256,
+        signed_at=result.signed_at,
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        "document.sealed",
+        "document",
+        document.id,
+        {
+            "version": new_version.number,
+            "signed_version": version.number,
+            "field": result.field_name,
+            "level": result.level.value,
+            "signature_sha256": result.signature_sha256,
+            "sha256": new_version.sha256,
+        },
+        actor=actor,
+    )
+    return new_version, row
+
+
 def signatures_of(document: Document) -> list[DocumentSignature]:
     return list(
         db.session.scalars(

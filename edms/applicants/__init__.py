@@ -1,0 +1,1 @@
+"""Applicant accounts of the single-window portal (see ``services``)."""
