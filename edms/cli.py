@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -275,6 +276,18 @@ def journal_create(
 # Services of the portal ------------------------------------------------------------
 
 
+def _echo_synced(results: list[tuple[Any, bool]]) -> None:
+    """One line per definition a sync loaded, kept or found unchanged."""
+    for row, created in results:
+        if created:
+            state = "loaded as version"
+        elif row.created_by_id is not None:
+            state = "kept the administrator's version"
+        else:
+            state = "unchanged, version"
+        click.echo(f"{row.code}: {state} {row.version}")
+
+
 @click.group("services")
 def services_group() -> None:
     """The catalogue of the portal's e-services."""
@@ -311,14 +324,7 @@ def services_sync(directory: Path | None, force: bool) -> None:
         raise click.ClickException("no service was loaded; fix the files above") from None
     except EDMSError as exc:
         _fail(exc)
-    for row, created in results:
-        if created:
-            state = "loaded as version"
-        elif row.created_by_id is not None:
-            state = "kept the administrator's version"
-        else:
-            state = "unchanged, version"
-        click.echo(f"{row.code}: {state} {row.version}")
+    _echo_synced(results)
 
 
 # Workflows -------------------------------------------------------------------
@@ -362,14 +368,7 @@ def workflows_sync(directory: Path | None, force: bool) -> None:
         raise click.ClickException("no definition was loaded; fix the files above") from None
     except EDMSError as exc:
         _fail(exc)
-    for row, created in results:
-        if created:
-            state = "loaded as version"
-        elif row.created_by_id is not None:
-            state = "kept the administrator's version"
-        else:
-            state = "unchanged, version"
-        click.echo(f"{row.code}: {state} {row.version}")
+    _echo_synced(results)
 
 
 # Signing PKI -----------------------------------------------------------------

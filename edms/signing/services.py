@@ -782,6 +782,43 @@ def _pdf_name(version: DocumentVersion) -> str:
     return f"{stem or version.original_filename}.pdf"
 
 
+def _record_signature(
+    document: Document,
+    signed: DocumentVersion,
+    new_version: DocumentVersion,
+    result: signing.SignatureResult,
+    signer: User,
+    *,
+    on_behalf_of: User | None = None,
+    task_id: int | None = None,
+) -> tuple[DocumentSignature, dict[str, Any]]:
+    """The signature's row, and the details its audit event starts from."""
+    row = DocumentSignature(
+        document_id=document.id,
+        version_id=new_version.id,
+        signer_id=signer.id,
+        on_behalf_of_id=on_behalf_of.id if on_behalf_of is not None else None,
+        task_id=task_id,
+        field_name=result.field_name,
+        level=result.level.value,
+        certified=result.certified,
+        signature_sha256=result.signature_sha256,
+        signed_at=result.signed_at,
+    )
+    db.session.add(row)
+    db.session.flush()
+    details: dict[str, Any] = {
+        "version": new_version.number,
+        "signed_version": signed.number,
+        "field": result.field_name,
+        "level": result.level.value,
+        "certified": result.certified,
+        "signature_sha256": result.signature_sha256,
+        "sha256": new_version.sha256,
+    }
+    return row, details
+
+
 def sign_version(
     user: User,
     document: Document,
@@ -891,29 +928,9 @@ def sign_version(
     finally:
         source.close()
         output.close()
-    row = DocumentSignature(
-        document_id=document.id,
-        version_id=new_version.id,
-        signer_id=user.id,
-        on_behalf_of_id=on_behalf_of.id if on_behalf_of is not None else None,
-        task_id=task_id,
-        field_name=result.field_name,
-        level=result.level.value,
-        certified=result.certified,
-        signature_sha256=result.signature_sha256,
-        signed_at=result.signed_at,
+    row, details = _record_signature(
+        document, version, new_version, result, user, on_behalf_of=on_behalf_of, task_id=task_id
     )
-    db.session.add(row)
-    db.session.flush()
-    details: dict[str, Any] = {
-        "version": new_version.number,
-        "signed_version": version.number,
-        "field": result.field_name,
-        "level": result.level.value,
-        "certified": result.certified,
-        "signature_sha256": result.signature_sha256,
-        "sha256": new_version.sha256,
-    }
     if seal_result is not None:
         details["sealed"] = {
             "field": seal_result.field_name,
@@ -972,32 +989,8 @@ def seal_document(actor: User, document: Document) -> tuple[DocumentVersion, Doc
     finally:
         source.close()
         output.close()
-    row = DocumentSignature(
-        document_id=document.id,
-        version_id=new_version.id,
-        signer_id=actor.id,
-        field_name=result.field_name,
-        level=result.level.value,
-        certified=result.certified,
-        signature_sha256=result.signature_sha256,
-        signed_at=result.signed_at,
-    )
-    db.session.add(row)
-    db.session.flush()
-    audit.record(
-        "document.sealed",
-        "document",
-        document.id,
-        {
-            "version": new_version.number,
-            "signed_version": version.number,
-            "field": result.field_name,
-            "level": result.level.value,
-            "signature_sha256": result.signature_sha256,
-            "sha256": new_version.sha256,
-        },
-        actor=actor,
-    )
+    row, details = _record_signature(document, version, new_version, result, actor)
+    audit.record("document.sealed", "document", document.id, details, actor=actor)
     return new_version, row
 
 

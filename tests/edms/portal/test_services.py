@@ -344,3 +344,29 @@ def test_a_report_with_errors_is_refused_with_its_table(
     assert "attachment.report" in caught.value.errors
     db.session.expire_all()
     assert db.session.get(Application, application.id).files == []  # nothing half-kept
+
+
+def test_the_services_sync_command(
+    app: Flask,
+    org: Org,
+    definitions: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["services", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "licence_request: loaded as version 1" in result.output
+    again = runner.invoke(args=["services", "sync"])
+    assert "licence_request: unchanged, version 1" in again.output
+    broken = tmp_path / "services"
+    broken.mkdir()
+    text = (portal.SERVICES_DIR / "permit_request.yaml").read_text("utf-8")
+    (broken / "permit_request.yaml").write_text(
+        text.replace("workflow: permit_request", "workflow: nowhere")
+    )
+    failed = runner.invoke(args=["services", "sync", "--dir", str(broken)])
+    assert failed.exit_code == 1
+    assert "permit_request.yaml" in failed.output
+    assert "nowhere" in failed.output
+    assert "no service was loaded" in failed.output
+    assert "Traceback" not in failed.output
