@@ -30,26 +30,46 @@ import heapq
 import threading
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import compress
 from operator import itemgetter
 from typing import Any
 
 from whoosh import query
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.collectors import Collector
 from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
 from whoosh.matching.wrappers import WrappingMatcher
 from whoosh.searching import TimeLimit
 from whoosh.util import make_binary_tree
+from whoosh.util.numeric import byte_to_length
 
-__all__ = ["CLOCK_EVERY", "Allowed", "ColumnCache", "Gather", "Near", "SegmentColumns"]
+__all__ = [
+    "CLOCK_EVERY",
+    "POSTINGS_PER_DOC",
+    "Allowed",
+    "ColumnCache",
+    "Gather",
+    "Near",
+    "Plan",
+    "SegmentColumns",
+]
 
 #: Documents collected between two looks at the clock.
 CLOCK_EVERY = 64
 #: Unions of rights (one per set of principals) kept per segment.
 UNIONS_KEPT = 64
+#: Postings (document number and weight, 8 bytes) of query terms kept per segment, per
+#: document of the segment: at most 32 x 8 = 256 bytes a document, 25 MB for 100,000
+#: documents; the terms used least recently go first.
+POSTINGS_PER_DOC = 32
+#: Below this many postings per candidate document, a term's postings are scanned (in C)
+#: rather than each candidate looked up in them by binary search (in Python).
+SCAN_RATIO = 16
 
 
 class SegmentColumns:
@@ -61,6 +81,53 @@ class SegmentColumns:
         self._numbers: dict[str, array[int]] = {}
         self._postings: dict[tuple[str, str], array[int]] = {}
         self._unions: OrderedDict[tuple[str, ...], array[int]] = OrderedDict()
+        self._terms: OrderedDict[tuple[str, str], tuple[array[int], array[float]]] = OrderedDict()
+        self._terms_size = 0
+        self._lengths: dict[str, array[int]] = {}
+        self._dated: dict[str, tuple[array[int], array[int]]] = {}
+
+    def term(self, reader: Any, fieldname: str, text: str) -> tuple[array[int], array[float]]:
+        """``(documents, weights)`` of a term in order (deleted documents included);
+        the terms used most recently are kept, ``POSTINGS_PER_DOC`` postings per
+        document of the segment in all."""
+        key = (fieldname, text)
+        with self._lock:
+            found = self._terms.get(key)
+            if found is not None:
+                self._terms.move_to_end(key)
+                return found
+        found = _read_postings(reader, fieldname, text)
+        budget = POSTINGS_PER_DOC * max(reader.doc_count_all(), 1)
+        with self._lock:
+            if key not in self._terms:
+                self._terms[key] = found
+                self._terms_size += len(found[0])
+                while self._terms_size > budget and len(self._terms) > 1:
+                    _, (ids, _) = self._terms.popitem(last=False)
+                    self._terms_size -= len(ids)
+        return found
+
+    def lengths(self, reader: Any, fieldname: str) -> array[int]:
+        """The length of field ``fieldname`` in each document (as Whoosh scores it)."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            with self._lock:
+                found = self._lengths.get(fieldname)
+                if found is None:
+                    found = self._lengths[fieldname] = _read_lengths(reader, fieldname)
+        return found
+
+    def dated(self, reader: Any, fieldname: str) -> tuple[array[int], array[int]]:
+        """``(values, documents)``: the documents ordered by the numeric column
+        ``fieldname``, and their values in that order (for ranges by binary search)."""
+        found = self._dated.get(fieldname)
+        if found is None:
+            values = self.numbers(reader, fieldname)
+            order = sorted(range(len(values)), key=values.__getitem__)
+            made = (array("q", map(values.__getitem__, order)), array("I", order))
+            with self._lock:
+                found = self._dated.setdefault(fieldname, made)
+        return found
 
     def postings(self, reader: Any, fieldname: str, text: str) -> array[int]:
         """The documents of a term (deleted ones included), in order."""
@@ -156,6 +223,99 @@ class ColumnCache:
             self._segments.clear()
 
 
+def _read_postings(reader: Any, fieldname: str, text: str) -> tuple[array[int], array[float]]:
+    """A term's documents and weights, straight from the segment's postings (deleted
+    documents left in: the set of deletions changes while the segment does not)."""
+    ids: array[int] = array("I")
+    weights: array[float] = array("f")
+    if (fieldname, text) not in reader:
+        return ids, weights
+    raw = reader._text_to_bytes(fieldname, text)
+    m = reader._terms.matcher(fieldname, raw, reader.schema[fieldname].format)
+    if isinstance(m, W3LeafMatcher):
+        # A block at a time (Whoosh's all_ids() is a generator stepping every posting).
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            block_ids, block_weights = m._ids, m._weights
+            ids.extend(block_ids if _same(block_ids, "I") else iter(block_ids))
+            weights.extend(block_weights if _same(block_weights, "f") else iter(block_weights))
+            m._next_block()
+    else:  # pragma: no cover - another codec
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            m.next()
+    return ids, weights
+
+
+def _same(values: Any, typecode: str) -> bool:
+    return isinstance(values, array) and values.typecode == typecode
+
+
+def _read_lengths(reader: Any, fieldname: str) -> array[int]:
+    count = reader.doc_count_all()
+    column = None
+    perdoc = getattr(reader, "_perdoc", None)
+    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if column is not None and hasattr(column, "_dbfile") and column._fixedlen == 1:
+        size = min(column._count, count)
+        raw = column._dbfile.get(column._basepos, size) + bytes(count - size)
+        return array("I", map(byte_to_length, raw))
+    return array(  # pragma: no cover - another codec
+        "I", (reader.doc_field_length(d, fieldname, 0) or 0 for d in range(count))
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A query that ``Gather.run_plan`` answers from cached postings, without Whoosh's
+    matchers. The same query as the Whoosh one built from it, scored alike (BM25F as
+    ``weighting``, the filters adding their weight, the date range 1):
+
+    - ``groups``: all must match; a group's options are alternatives; an option is the
+      terms ``(field, text)`` of one clause (any of them matches).
+    - ``filters``: terms every match holds (ID fields).
+    - ``dates``: ``(start, end)`` inclusive on the numeric column ``date_field``.
+    - ``principals``: the documents of any of them (field ``principals``), or all.
+    - ``excluded``: terms no match holds."""
+
+    groups: tuple[tuple[tuple[tuple[str, str], ...], ...], ...]
+    filters: tuple[tuple[str, str], ...] = ()
+    dates: tuple[int | None, int | None] | None = None
+    date_field: str = "registered_on"
+    principals: tuple[str, ...] | None = None
+    excluded: tuple[tuple[str, str], ...] = ()
+
+
+def _common(docs: set[int], ids: array[int]) -> Iterable[int]:
+    """The members of ``docs`` that are in the sorted ``ids``."""
+    if len(docs) * SCAN_RATIO < len(ids):
+        found = []
+        n = len(ids)
+        for d in docs:
+            i = bisect_left(ids, d)
+            if i < n and ids[i] == d:
+                found.append(d)
+        return found
+    return docs.intersection(ids)
+
+
+def _pairs(docs: set[int], ids: array[int], weights: array[float]) -> Iterable[tuple[int, float]]:
+    """``(document, weight)`` of the postings whose document is in ``docs``."""
+    if len(docs) * SCAN_RATIO < len(ids):
+        found = []
+        n = len(ids)
+        for d in docs:
+            i = bisect_left(ids, d)
+            if i < n and ids[i] == d:
+                found.append((d, weights[i]))
+        return found
+    keep = list(map(docs.__contains__, ids))
+    return zip(compress(ids, keep), compress(weights, keep), strict=False)
+
+
 class _Part:
     """The matches of one segment."""
 
@@ -235,6 +395,136 @@ class Gather(Collector):
 
     def collect(self, sub_docnum: int) -> None:  # pragma: no cover - collect_matches does it
         raise NotImplementedError
+
+    # Matching on cached postings ---------------------------------------------------
+
+    def run_plan(self, searcher: Any, plan: Plan) -> None:
+        """Answer ``plan`` from cached postings with set operations (in C), then score
+        only the matches: what ``search_with_collector`` would gather for the same query,
+        without stepping Whoosh's matchers through every document. Raises ``TimeLimit``
+        past the deadline, keeping the segments finished so far."""
+        self.parts = []
+        self.top = []
+        self.total = 0
+        weighting = searcher.weighting
+        stats: dict[tuple[str, str], tuple[float, float]] = {}
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            if reader.doc_count_all() == 0:
+                continue
+            if time.monotonic() > self.deadline:
+                raise TimeLimit
+            part = _Part(self.cache.get(reader), reader, offset)
+            matched = self._match(part, plan)
+            scored: list[tuple[float, int]] = []
+            if self.scored and self.limit and matched:
+                scores = self._score(searcher, weighting, part, plan, matched, stats)
+                scored = heapq.nlargest(
+                    self.limit, zip(scores.values(), [-(offset + d) for d in scores], strict=True)
+                )
+            part.docs = sorted(matched)
+            self.parts.append(part)
+            self.total += len(matched)
+            if scored:
+                self.top = heapq.nlargest(self.limit, self.top + scored)
+
+    def _check_clock(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise TimeLimit
+
+    def _match(self, part: _Part, plan: Plan) -> set[int]:
+        """The documents of one segment matching ``plan``."""
+        reader, columns = part.reader, part.columns
+        deleted = reader.deleted_docs_set if reader.has_deletions() else frozenset()
+        within: set[int] | None = None  # None: every document
+        if plan.principals is not None:
+            within = set(columns.union(reader, "principals", plan.principals))
+        for fieldname, text in plan.filters:
+            ids = columns.term(reader, fieldname, text)[0]
+            within = set(ids) if within is None else set(_common(within, ids))
+        if plan.dates is not None:
+            values, docs = columns.dated(reader, plan.date_field)
+            start, end = plan.dates
+            lo = bisect_left(values, 1 if start is None else start)
+            hi = len(values) if end is None else bisect_right(values, end)
+            in_range = docs[lo:hi]
+            within = set(in_range) if within is None else within.intersection(in_range)
+        if within is not None and deleted:
+            within.difference_update(deleted)
+        # The group with the fewest postings first: the others are looked up in it.
+        terms = [
+            [[columns.term(reader, f, t)[0] for f, t in option] for option in group]
+            for group in plan.groups
+        ]
+        terms.sort(key=lambda g: sum(len(ids) for option in g for ids in option))
+        for group in terms:
+            found: set[int] = set()
+            for option in group:
+                for ids in option:
+                    if within is None:
+                        found.update(ids)
+                    else:
+                        found.update(_common(within, ids))
+            within = found
+            self._check_clock()
+        if within is None:
+            within = set(range(reader.doc_count_all()))
+        if deleted:
+            within.difference_update(deleted)
+        for fieldname, text in plan.excluded:
+            if not within:
+                break
+            ids = columns.term(reader, fieldname, text)[0]
+            within.difference_update(list(_common(within, ids)))
+        return within
+
+    def _score(
+        self,
+        searcher: Any,
+        weighting: Any,
+        part: _Part,
+        plan: Plan,
+        matched: set[int],
+        stats: dict[tuple[str, str], tuple[float, float]],
+    ) -> dict[int, float]:
+        """The score of each match, as Whoosh's matchers add it up: BM25F of each term
+        of the groups found in the document (one term in several clauses counts each
+        time), the weight of each filter term, 1 for the date range."""
+        reader, columns = part.reader, part.columns
+        scores = dict.fromkeys(matched, 0.0)
+        leaves = [leaf for group in plan.groups for option in group for leaf in option]
+        schema = searcher.schema
+        K1 = weighting.K1
+        k1_plus_1 = K1 + 1
+        for fieldname, text in (*leaves, *plan.filters):
+            ids, weights = columns.term(reader, fieldname, text)
+            if not ids:
+                continue
+            pairs = _pairs(matched, ids, weights)
+            if not schema[fieldname].scorable:
+                for d, w in pairs:
+                    scores[d] += w
+                continue
+            found = stats.get((fieldname, text))
+            if found is None:
+                found = stats[fieldname, text] = (
+                    searcher.idf(fieldname, text),
+                    searcher.avg_field_length(fieldname) or 1,
+                )
+            idf, avgfl = found
+            B = weighting._field_B.get(fieldname, weighting.B)
+            one_minus_b = 1 - B
+            lengths = columns.lengths(reader, fieldname)
+            # whoosh.scoring.bm25, term for term (the same floating-point result).
+            for d, w in pairs:
+                scores[d] += idf * (
+                    (w * k1_plus_1) / (w + K1 * (one_minus_b + B * lengths[d] / avgfl))
+                )
+            self._check_clock()
+        if plan.dates is not None:
+            for d in scores:
+                scores[d] += 1.0
+        return scores
 
     # Results ------------------------------------------------------------------------
 
