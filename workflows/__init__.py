@@ -56,6 +56,16 @@ from workflows._errors import (
 from workflows._expression import Expression, parse_expression
 from workflows._schema import SCHEMA
 from workflows._svg import render_svg
+from workflows._yaml import (
+    KeyPath,
+    YamlDocument,
+    YamlProblem,
+    YamlWording,
+    did_you_mean,
+    format_path,
+    load_yaml,
+    show_value,
+)
 
 __all__ = [
     "MAX_TEXT_BYTES",
@@ -77,6 +87,7 @@ __all__ = [
     "InstanceState",
     "InvalidEvent",
     "InvalidState",
+    "KeyPath",
     "Notify",
     "Policy",
     "Problem",
@@ -92,7 +103,14 @@ __all__ = [
     "TaskState",
     "Tick",
     "WorkflowError",
+    "YamlDocument",
+    "YamlProblem",
+    "YamlWording",
+    "did_you_mean",
+    "format_path",
     "load_definition",
+    "load_yaml",
     "parse_expression",
     "render_svg",
+    "show_value",
 ]

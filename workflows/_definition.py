@@ -10,17 +10,24 @@ conditions that parse and are not always false).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jsonschema
-import yaml
 
 from workflows._errors import DefinitionError, ExpressionError, Problem
 from workflows._expression import Expression, parse_expression
 from workflows._schema import HINTS, SCHEMA
+from workflows._yaml import (
+    KeyPath,
+    YamlDocument,
+    YamlWording,
+    did_you_mean,
+    format_path,
+    load_yaml,
+    show_value,
+)
 
 MAX_TEXT_BYTES: Final = 256 * 1024
 POSITIVE: Final = frozenset({"approve", "sign", "acknowledge"})
@@ -35,8 +42,13 @@ _TYPE_NAMES: Final = {
     "boolean": "true or false",
 }
 
-PathKey = str | int
-Path = tuple[PathKey, ...]
+_WORDING: Final = YamlWording(
+    empty="the definition is empty",
+    empty_hint="write code, name and stages",
+    too_deep_hint="a definition is a few levels deep",
+)
+
+Path = KeyPath
 
 
 def text_for(texts: Mapping[str, str], lang: str) -> str:
@@ -190,120 +202,18 @@ class Definition:
 # --- loading ------------------------------------------------------------------------
 
 
-def format_path(path: Path) -> str:
-    """``("stages", 1, "policy")`` -> ``"stages[1].policy"``."""
-    out = ""
-    for key in path:
-        if isinstance(key, int):
-            out += f"[{key}]"
-        else:
-            out += f".{key}" if out else str(key)
-    return out
+def _problems(out: YamlDocument) -> list[Problem]:
+    return [Problem(format_path(p.path), p.message, p.hint, p.line) for p in out.problems]
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.problems: list[tuple[Path, str, str, int | None]] = []
-        self.lines: dict[Path, int] = {}
-
-    def add(self, path: Path, message: str, hint: str = "", line: int | None = None) -> None:
-        if line is None:
-            for cut in range(len(path), -1, -1):
-                if path[:cut] in self.lines:
-                    line = self.lines[path[:cut]]
-                    break
-        self.problems.append((path, message, hint, line))
-
-    def result(self) -> list[Problem]:
-        return [Problem(format_path(p), m, h, line) for p, m, h, line in self.problems]
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _suggest(word: str, known: Collection[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
-def _parse_yaml(text: str, out: _Collector) -> Any:
-    """Safe-load ``text``, recording each path's line; ``None`` after a problem."""
-    loader = None
-    try:
-        loader = yaml.SafeLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            out.add((), "the definition is empty", "write code, name and stages")
-            return None
-        if not _map_lines(node, out):
-            return None
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = exc.problem or exc.context or "malformed YAML"
-        out.add((), f"not valid YAML: {what}", "fix the YAML syntax at that line", line)
-    except yaml.YAMLError as exc:
-        out.add((), f"not valid YAML: {exc}", "fix the YAML syntax")
-    except RecursionError:
-        out.add((), "the YAML is nested too deeply", "a definition is a few levels deep")
-    except ValueError as exc:  # e.g. a date that does not exist: 2026-02-30
-        out.add((), f"not valid YAML: {exc}", "quote values that are not meant as dates")
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return None
-
-
-def _map_lines(root: yaml.Node, out: _Collector) -> bool:
-    """Record the line of every path; refuse aliases, duplicate and non-text keys."""
-    ok = True
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, Path]] = [(root, ())]
-    out.lines[()] = root.start_mark.line + 1
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen:
-            out.add(
-                path,
-                "YAML aliases (*name) and merge keys (<<) are not supported",
-                "write the value out in full",
-            )
-            ok = False
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    out.add(path, "a key must be plain text", "", key_node.start_mark.line + 1)
-                    ok = False
-                    continue
-                key = str(key_node.value)
-                child = (*path, key)
-                out.lines[child] = key_node.start_mark.line + 1
-                if key in keys:
-                    out.add(child, f"the key {key!r} appears twice", "keep one of them")
-                    ok = False
-                keys.add(key)
-                stack.append((value_node, child))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                out.lines[(*path, i)] = item.start_mark.line + 1
-                stack.append((item, (*path, i)))
-    return ok
-
-
-def _schema_problems(data: Any, out: _Collector) -> None:
+def _schema_problems(data: Any, out: YamlDocument) -> None:
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(k) for k in e.absolute_path])
     for error in errors:
         path: Path = tuple(error.absolute_path)
         _schema_problem(error, path, out)
 
 
-def _schema_problem(error: jsonschema.ValidationError, path: Path, out: _Collector) -> None:
+def _schema_problem(error: jsonschema.ValidationError, path: Path, out: YamlDocument) -> None:
     last = next((k for k in reversed(path) if isinstance(k, str)), "")
     hint = HINTS.get(last, "")
     kind = error.validator
@@ -322,23 +232,25 @@ def _schema_problem(error: jsonschema.ValidationError, path: Path, out: _Collect
                 out.add(
                     (*path, str(key)),
                     f"unknown key {key!r}",
-                    f"{_suggest(str(key), allowed)}allowed keys: {', '.join(allowed)}",
+                    f"{did_you_mean(str(key), allowed)}allowed keys: {', '.join(allowed)}",
                 )
         return
     if kind == "type":
         wanted = _TYPE_NAMES.get(str(expected), str(expected))
-        out.add(path, f"{_show(instance)} must be {wanted}", hint)
+        out.add(path, f"{show_value(instance)} must be {wanted}", hint)
     elif kind == "enum":
         choices = ", ".join(str(c) for c in expected)
-        out.add(path, f"{_show(instance)} is not one of: {choices}", hint)
+        out.add(path, f"{show_value(instance)} is not one of: {choices}", hint)
     elif kind == "pattern" and "propertyNames" in error.schema_path:
         out.add(
-            path, f"language key {_show(instance)} is not two lowercase letters", "use en, ru, uz"
+            path,
+            f"language key {show_value(instance)} is not two lowercase letters",
+            "use en, ru, uz",
         )
     elif kind == "pattern":
-        out.add(path, f"{_show(instance)} is not written the right way", hint)
+        out.add(path, f"{show_value(instance)} is not written the right way", hint)
     elif kind == "oneOf" and last == "policy":
-        out.add(path, f"{_show(instance)} is not a policy", hint)
+        out.add(path, f"{show_value(instance)} is not a policy", hint)
     elif kind == "minItems":
         what = {"stages": "the route has no stages", "assignees": "the stage has no assignees"}
         out.add(path, what.get(last, f"{last} is empty"), hint)
@@ -350,7 +262,7 @@ def _schema_problem(error: jsonschema.ValidationError, path: Path, out: _Collect
         out.add(path, "language keys are two lowercase letters", "use en, ru, uz")
     elif kind in ("minimum", "maximum"):
         bound = "at least" if kind == "minimum" else "at most"
-        out.add(path, f"{_show(instance)} must be {bound} {expected}", hint)
+        out.add(path, f"{show_value(instance)} must be {bound} {expected}", hint)
     else:
         out.add(path, error.message, hint)
 
@@ -371,21 +283,17 @@ def load_definition(
     document attribute names: anything else is a problem. Raises ``DefinitionError``
     listing every problem; an invalid definition never loads.
     """
-    out = _Collector()
     if not isinstance(text, str):
         raise DefinitionError(source, [Problem("", "a definition is text", "decode it as UTF-8")])
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_TEXT_BYTES:
-        out.add((), f"{size} bytes is larger than the {MAX_TEXT_BYTES // 1024} KB allowed")
-        raise DefinitionError(source, out.result())
-    data = _parse_yaml(text, out)
+    out = load_yaml(text, max_bytes=MAX_TEXT_BYTES, wording=_WORDING)
+    data = out.data
     if not out.problems:
         _schema_problems(data, out)
     definition = None
     if not out.problems:
         definition = _check(data, out, roles, departments, attributes, version)
     if out.problems or definition is None:
-        raise DefinitionError(source, out.result())
+        raise DefinitionError(source, _problems(out))
     return definition
 
 
@@ -393,14 +301,14 @@ def load_definition(
 
 
 def _expression(
-    text: str, path: Path, out: _Collector, attributes: Collection[str] | None
+    text: str, path: Path, out: YamlDocument, attributes: Collection[str] | None
 ) -> Expression | None:
     try:
         expr = parse_expression(text)
     except ExpressionError as exc:
         out.add(
             path,
-            f"the condition {_show(text)} does not parse: {exc.reason} at column {exc.column}",
+            f"the condition {show_value(text)} does not parse: {exc.reason} at column {exc.column}",
             "see the expression language in docs/WORKFLOWS.md",
         )
         return None
@@ -410,15 +318,15 @@ def _expression(
             if name not in known:
                 out.add(
                     path,
-                    f"unknown attribute {name!r} at column {column} of {_show(text)}",
-                    f"{_suggest(name, known)}known attributes: {', '.join(sorted(known))}",
+                    f"unknown attribute {name!r} at column {column} of {show_value(text)}",
+                    f"{did_you_mean(name, known)}known attributes: {', '.join(sorted(known))}",
                 )
     return expr
 
 
 def _check(
     data: dict[str, Any],
-    out: _Collector,
+    out: YamlDocument,
     roles: Collection[str] | None,
     departments: Collection[str] | None,
     attributes: Collection[str] | None,
@@ -457,7 +365,7 @@ def _check_stage(
     i: int,
     raw: dict[str, Any],
     first_use: Mapping[str, int],
-    out: _Collector,
+    out: YamlDocument,
     roles: Collection[str] | None,
     departments: Collection[str] | None,
     attributes: Collection[str] | None,
@@ -533,7 +441,7 @@ def _check_stage(
             out.add(
                 (*at, "on_reject"),
                 f"on_reject names {on_reject!r}, which is not a stage of this route",
-                f"{_suggest(on_reject, earlier)}write end or one of: {', '.join(earlier) or '-'}"
+                f"{did_you_mean(on_reject, earlier)}write end or one of: {', '.join(earlier) or '-'}"
                 if earlier
                 else "write end: there is no earlier stage to go back to",
             )
@@ -595,7 +503,7 @@ def _most_assignees(specs: list[AssigneeSpec]) -> int | None:
 def _check_assignee(
     path: Path,
     raw: dict[str, Any],
-    out: _Collector,
+    out: YamlDocument,
     roles: Collection[str] | None,
     departments: Collection[str] | None,
     attributes: Collection[str] | None,
@@ -625,7 +533,7 @@ def _check_assignee(
         out.add(
             (*path, "role"),
             f"unknown role {raw['role']!r}",
-            f"{_suggest(raw['role'], roles)}known roles: {', '.join(sorted(roles))}",
+            f"{did_you_mean(raw['role'], roles)}known roles: {', '.join(sorted(roles))}",
         )
     if departments is not None:
         for key in ("department", "head_of"):
@@ -634,7 +542,7 @@ def _check_assignee(
                 out.add(
                     (*path, key),
                     f"unknown department {code!r}",
-                    f"{_suggest(code, departments)}write owner or one of: "
+                    f"{did_you_mean(code, departments)}write owner or one of: "
                     f"{', '.join(sorted(departments))}",
                 )
     when = None

@@ -81,7 +81,6 @@ the line when known, what is wrong, and how to fix it.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -91,9 +90,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import jsonschema
-import yaml
 
+import workflows
 from edms.errors import ValidationError
+from workflows import KeyPath, YamlDocument, did_you_mean, format_path, show_value
 
 __all__ = [
     "APPLICANTS",
@@ -577,9 +577,6 @@ class ServiceSpec:
 
 # --- problems -----------------------------------------------------------------------
 
-PathKey = str | int
-KeyPath = tuple[PathKey, ...]
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -592,12 +589,7 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = self.path or "(top level)"
-        if self.line is not None:
-            where = f"line {self.line}, {where}"
-        out = f"{where}: {self.message}"
-        if self.hint:
-            out += f" (fix: {self.hint})"
+        out = str(workflows.Problem(self.path, self.message, self.hint, self.line))
         return f"{self.source}: {out}" if self.source else out
 
 
@@ -640,123 +632,14 @@ class CatalogueError(ValidationError):
         super().__init__(errors, message, details)
 
 
-def _format_path(path: KeyPath) -> str:
-    """``("form", "properties", "kind", "enum", 1)`` -> ``"form.properties.kind.enum[1]"``."""
-    out = ""
-    for key in path:
-        if isinstance(key, int):
-            out += f"[{key}]"
-        else:
-            out += f".{key}" if out else str(key)
-    return out
-
-
-class _Collector:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-        self.lines: dict[KeyPath, int] = {}
-
-    def line_of(self, path: KeyPath) -> int | None:
-        for cut in range(len(path), -1, -1):
-            if path[:cut] in self.lines:
-                return self.lines[path[:cut]]
-        return None
-
-    def add(self, path: KeyPath, message: str, hint: str = "", line: int | None = None) -> None:
-        if line is None:
-            line = self.line_of(path)
-        self.problems.append(Problem(self.source, _format_path(path), message, hint, line))
-
-
-def _show(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-def _suggest(word: str, known: Collection[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+def _problems(out: YamlDocument, source: str) -> list[Problem]:
+    return [Problem(source, format_path(p.path), p.message, p.hint, p.line) for p in out.problems]
 
 
 # --- YAML ---------------------------------------------------------------------------
 
 
-def _parse_yaml(text_: str, out: _Collector) -> Any:
-    """Safe-load ``text_``, recording each path's line; ``None`` after a problem."""
-    loader = None
-    try:
-        loader = yaml.SafeLoader(text_)
-        node = loader.get_single_node()
-        if node is None:
-            out.add((), "the file is empty", "write code, name, description, form, ...")
-            return None
-        if not _map_lines(node, out):
-            return None
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = exc.problem or exc.context or "malformed YAML"
-        out.add((), f"not valid YAML: {what}", "fix the YAML syntax at that line", line)
-        return None
-    except yaml.YAMLError as exc:
-        out.add((), f"not valid YAML: {exc}", "fix the YAML syntax")
-        return None
-    except RecursionError:
-        out.add((), "the YAML is nested too deeply", "a service file is a few levels deep")
-        return None
-    except ValueError as exc:  # e.g. a date that does not exist: 2026-02-30
-        out.add((), f"not valid YAML: {exc}", "quote values that are not meant as dates")
-        return None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if not _json_like(data, (), out):
-        return None
-    return data
-
-
-def _map_lines(root: yaml.Node, out: _Collector) -> bool:
-    """Record the line of every path; refuse aliases, duplicate and non-scalar keys."""
-    ok = True
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
-    out.lines[()] = root.start_mark.line + 1
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen:
-            out.add(
-                path,
-                "YAML aliases (*name) and merge keys (<<) are not supported",
-                "write the value out in full",
-            )
-            ok = False
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    out.add(path, "a key must be plain text", "", key_node.start_mark.line + 1)
-                    ok = False
-                    continue
-                key = str(key_node.value)
-                child = (*path, key)
-                out.lines[child] = key_node.start_mark.line + 1
-                if key in keys:
-                    out.add(child, f"the key {key!r} appears twice", "keep one of them")
-                    ok = False
-                keys.add(key)
-                stack.append((value_node, child))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                out.lines[(*path, i)] = item.start_mark.line + 1
-                stack.append((item, (*path, i)))
-    return ok
-
-
-def _json_like(data: Any, path: KeyPath, out: _Collector) -> bool:
+def _json_like(data: Any, path: KeyPath, out: YamlDocument) -> bool:
     """Only what JSON has: text keys, text, numbers, booleans, null, lists, mappings."""
     ok = True
     stack: list[tuple[Any, KeyPath]] = [(data, path)]
@@ -765,7 +648,7 @@ def _json_like(data: Any, path: KeyPath, out: _Collector) -> bool:
         if isinstance(value, dict):
             for key, sub in value.items():
                 if not isinstance(key, str):
-                    out.add((*at, str(key)), f"the key {_show(key)} is not text", "quote it")
+                    out.add((*at, str(key)), f"the key {show_value(key)} is not text", "quote it")
                     ok = False
                     continue
                 stack.append((sub, (*at, key)))
@@ -790,7 +673,7 @@ def _in_form_property(path: KeyPath) -> bool:
     return len(path) >= 3 and path[0] == "form" and path[1] == "properties"
 
 
-def _schema_problems(data: Any, out: _Collector) -> None:
+def _schema_problems(data: Any, out: YamlDocument) -> None:
     errors = sorted(
         _VALIDATOR.iter_errors(data),
         key=lambda e: (out.line_of(tuple(e.absolute_path)) or 0, [str(k) for k in e.path]),
@@ -799,7 +682,7 @@ def _schema_problems(data: Any, out: _Collector) -> None:
         _schema_problem(error, tuple(error.absolute_path), out)
 
 
-def _schema_problem(error: jsonschema.ValidationError, path: KeyPath, out: _Collector) -> None:
+def _schema_problem(error: jsonschema.ValidationError, path: KeyPath, out: YamlDocument) -> None:
     last = next((k for k in reversed(path) if isinstance(k, str)), "")
     hint = HINTS.get(last, "")
     if last == "name" and "columns" in path:
@@ -837,7 +720,7 @@ def _schema_problem(error: jsonschema.ValidationError, path: KeyPath, out: _Coll
                 out.add(
                     (*path, str(key)),
                     f"unknown key {key!r}",
-                    f"{_suggest(str(key), allowed)}allowed keys: {', '.join(allowed)}",
+                    f"{did_you_mean(str(key), allowed)}allowed keys: {', '.join(allowed)}",
                 )
         return
     if kind == "type":
@@ -846,7 +729,7 @@ def _schema_problem(error: jsonschema.ValidationError, path: KeyPath, out: _Coll
             hint = "quote it: YAML reads yes, no, on, off, true and false as true or false"
         elif isinstance(instance, int | float) and expected == "string":
             hint = "quote it: '0101'"
-        out.add(path, f"{_show(instance)} must be {wanted}", hint)
+        out.add(path, f"{show_value(instance)} must be {wanted}", hint)
     elif kind == "enum" and last == "type" and _in_form_property(path):
         if instance in ("object", "array"):
             out.add(
@@ -855,28 +738,28 @@ def _schema_problem(error: jsonschema.ValidationError, path: KeyPath, out: _Coll
                 "use string, integer, number or boolean; split a group into several fields",
             )
         else:
-            out.add(path, f"{_show(instance)} is not a supported kind of field", hint)
+            out.add(path, f"{show_value(instance)} is not a supported kind of field", hint)
     elif kind == "enum":
         choices = ", ".join(str(c) for c in expected)
         out.add(
             path,
-            f"{_show(instance)} is not one of: {choices}"
+            f"{show_value(instance)} is not one of: {choices}"
             if len(expected) <= 6 or not hint
-            else f"{_show(instance)} is not one of the values allowed",
-            f"{_suggest(str(instance), [str(c) for c in expected])}{hint}".strip(),
+            else f"{show_value(instance)} is not one of the values allowed",
+            f"{did_you_mean(str(instance), [str(c) for c in expected])}{hint}".strip(),
         )
     elif kind == "const":
-        out.add(path, f"{_show(instance)} must be {_show(expected)}", hint)
+        out.add(path, f"{show_value(instance)} must be {show_value(expected)}", hint)
     elif kind == "pattern" and "propertyNames" in error.schema_path:
         out.add(
             (*path, str(instance)),
-            f"the field name {_show(instance)} is not allowed",
+            f"the field name {show_value(instance)} is not allowed",
             "use lowercase letters, digits and _, starting with a letter (start_date)",
         )
     elif kind == "pattern" and expected == r"\S":
         out.add(path, "the text is blank", _TEXTS_HINT)
     elif kind == "pattern":
-        out.add(path, f"{_show(instance)} is not written the right way", hint)
+        out.add(path, f"{show_value(instance)} is not written the right way", hint)
     elif kind == "minItems" or kind == "minProperties":
         out.add(path, f"{last} is empty" if last else "is empty", hint)
     elif kind in ("maxItems", "maxProperties"):
@@ -889,7 +772,7 @@ def _schema_problem(error: jsonschema.ValidationError, path: KeyPath, out: _Coll
         out.add(path, f"is longer than {expected} characters", "shorten it")
     elif kind in ("minimum", "maximum"):
         bound = "at least" if kind == "minimum" else "at most"
-        out.add(path, f"{_show(instance)} must be {bound} {expected}", hint)
+        out.add(path, f"{show_value(instance)} must be {bound} {expected}", hint)
     else:
         out.add(path, error.message[:200], hint)
 
@@ -910,7 +793,7 @@ def _pattern_problem(pattern: str) -> str | None:
     return None
 
 
-def _check_form(form: dict[str, Any], out: _Collector) -> None:
+def _check_form(form: dict[str, Any], out: YamlDocument) -> None:
     at: KeyPath = ("form",)
     properties: dict[str, Any] = form["properties"]
     for i, name in enumerate(form.get("required", [])):
@@ -918,7 +801,7 @@ def _check_form(form: dict[str, Any], out: _Collector) -> None:
             out.add(
                 (*at, "required", i),
                 f"required names {name!r}, which is not a property of the form",
-                f"{_suggest(name, properties)}list only names from form.properties",
+                f"{did_you_mean(name, properties)}list only names from form.properties",
             )
     required = set(form.get("required", []))
     for name, prop in properties.items():
@@ -929,7 +812,7 @@ def _check_form(form: dict[str, Any], out: _Collector) -> None:
                 f"the checkbox {name!r} must be ticked but the form does not require it",
                 f"add {name} to form.required (an unticked box is simply not sent)",
             )
-    if not any(p.path.startswith("form") for p in out.problems):
+    if not any(p.path[:1] == ("form",) for p in out.problems):
         try:
             jsonschema.Draft202012Validator.check_schema(form)
         except jsonschema.SchemaError as exc:
@@ -940,7 +823,7 @@ def _check_form(form: dict[str, Any], out: _Collector) -> None:
             )
 
 
-def _check_property(at: KeyPath, prop: dict[str, Any], out: _Collector) -> None:
+def _check_property(at: KeyPath, prop: dict[str, Any], out: YamlDocument) -> None:
     kind = prop["type"]
     if kind != "string":
         for key in (*_STRING_ONLY, "pattern"):
@@ -980,7 +863,7 @@ def _check_property(at: KeyPath, prop: dict[str, Any], out: _Collector) -> None:
                     out.add(
                         (*at, "x-enum-titles", key),
                         f"{key!r} is not one of the enum values",
-                        f"{_suggest(key, values)}give titles only for: {', '.join(values)}",
+                        f"{did_you_mean(key, values)}give titles only for: {', '.join(values)}",
                     )
     _check_range(at, prop, "minimum", "maximum", out)
     _check_range(at, prop, "minLength", "maxLength", out)
@@ -990,7 +873,9 @@ def _check_property(at: KeyPath, prop: dict[str, Any], out: _Collector) -> None:
             out.add((*at, "pattern"), problem, HINTS["pattern"])
 
 
-def _check_range(at: KeyPath, raw: Mapping[str, Any], low: str, high: str, out: _Collector) -> None:
+def _check_range(
+    at: KeyPath, raw: Mapping[str, Any], low: str, high: str, out: YamlDocument
+) -> None:
     if low in raw and high in raw and raw[low] > raw[high]:
         out.add(
             (*at, low),
@@ -999,7 +884,7 @@ def _check_range(at: KeyPath, raw: Mapping[str, Any], low: str, high: str, out: 
         )
 
 
-def _check_attachments(attachments: list[dict[str, Any]], out: _Collector) -> None:
+def _check_attachments(attachments: list[dict[str, Any]], out: YamlDocument) -> None:
     first: dict[str, int] = {}
     for i, attachment in enumerate(attachments):
         code = attachment["code"]
@@ -1013,7 +898,7 @@ def _check_attachments(attachments: list[dict[str, Any]], out: _Collector) -> No
             first[code] = i
 
 
-def _check_report(data: dict[str, Any], out: _Collector) -> None:
+def _check_report(data: dict[str, Any], out: YamlDocument) -> None:
     report: dict[str, Any] = data["report"]
     at: KeyPath = ("report",)
     attachments = {a["code"]: a for a in data.get("attachments", [])}
@@ -1022,7 +907,7 @@ def _check_report(data: dict[str, Any], out: _Collector) -> None:
         out.add(
             (*at, "attachment"),
             f"the report names the attachment {wanted!r}, which the service does not ask for",
-            f"{_suggest(wanted, attachments)}add it to attachments, or write one of: "
+            f"{did_you_mean(wanted, attachments)}add it to attachments, or write one of: "
             f"{', '.join(attachments) or '-'}",
         )
     else:
@@ -1074,7 +959,7 @@ def _check_report(data: dict[str, Any], out: _Collector) -> None:
             out.add(
                 (*rat, "column"),
                 f"the total names the column {rule['column']!r}, which the report does not have",
-                f"{_suggest(rule['column'], numeric)}write one of: {', '.join(numeric) or '-'}",
+                f"{did_you_mean(rule['column'], numeric)}write one of: {', '.join(numeric) or '-'}",
             )
         elif column["type"] not in ("integer", "number"):
             out.add(
@@ -1088,7 +973,7 @@ def _check_report(data: dict[str, Any], out: _Collector) -> None:
             out.add(
                 (*rat, "field"),
                 f"the total names the form field {rule['field']!r}, which the form does not have",
-                f"{_suggest(rule['field'], fields)}write one of: {', '.join(fields) or '-'}",
+                f"{did_you_mean(rule['field'], fields)}write one of: {', '.join(fields) or '-'}",
             )
         elif prop["type"] not in ("integer", "number"):
             out.add(
@@ -1102,7 +987,7 @@ def _texts_of(raw: Mapping[str, str]) -> dict[str, str]:
     return {lang: raw[lang] for lang in LANGS if lang in raw}
 
 
-def _build(data: dict[str, Any], text_: str, source: str, out: _Collector) -> ServiceSpec:
+def _build(data: dict[str, Any], text_: str, source: str, out: YamlDocument) -> ServiceSpec:
     fee = None
     if "fee" in data:
         fee = Fee(int(data["fee"]["amount"]), data["fee"].get("currency", "UZS"))
@@ -1161,42 +1046,40 @@ def _build(data: dict[str, Any], text_: str, source: str, out: _Collector) -> Se
         report=report,
         source=source,
         source_text=text_,
-        lines={_format_path(path): line for path, line in out.lines.items()},
+        lines={format_path(path): line for path, line in out.lines.items()},
     )
 
 
 # --- the public functions -----------------------------------------------------------
 
 
-def _too_large(size: int, out: _Collector) -> None:
-    out.add(
-        (),
-        f"the file is {size} bytes, more than the {MAX_TEXT_BYTES // 1024} KB a service may have",
-        "a service definition is a few KB: keep only what the service needs",
-    )
+_WORDING: Final = workflows.YamlWording(
+    empty="the file is empty",
+    empty_hint="write code, name, description, form, ...",
+    too_deep_hint="a service file is a few levels deep",
+    too_large="the file is {size} bytes, more than the {limit_kb} KB a service may have",
+    too_large_hint="a service definition is a few KB: keep only what the service needs",
+)
 
 
 def _parse(text_: str, source: str) -> tuple[ServiceSpec | None, list[Problem]]:
-    out = _Collector(source)
     if not isinstance(text_, str):
-        out.add((), "a service definition is text", "decode it as UTF-8")
-        return None, out.problems
-    size = len(text_.encode("utf-8", "surrogatepass"))
-    if size > MAX_TEXT_BYTES:
-        _too_large(size, out)
-        return None, out.problems
-    data = _parse_yaml(text_, out)
+        return None, [Problem(source, "", "a service definition is text", "decode it as UTF-8")]
+    out = workflows.load_yaml(text_, max_bytes=MAX_TEXT_BYTES, wording=_WORDING)
     if out.problems:
-        return None, out.problems
+        return None, _problems(out, source)
+    data = out.data
+    if not _json_like(data, (), out):
+        return None, _problems(out, source)
     _schema_problems(data, out)
     if out.problems:
-        return None, out.problems
+        return None, _problems(out, source)
     _check_form(data["form"], out)
     _check_attachments(data.get("attachments", []), out)
     if "report" in data:
         _check_report(data, out)
     if out.problems:
-        return None, out.problems
+        return None, _problems(out, source)
     return _build(data, text_, source, out), []
 
 
@@ -1220,9 +1103,9 @@ def _read(path: Path) -> str | Problem:
     except OSError as exc:
         return Problem(path.name, "", f"cannot be read: {exc.strerror}", "check the file")
     if len(raw) > MAX_TEXT_BYTES:
-        out = _Collector(path.name)
-        _too_large(path.stat().st_size, out)
-        return out.problems[0]
+        size = path.stat().st_size
+        message = _WORDING.too_large.format(size=size, limit_kb=MAX_TEXT_BYTES // 1024)
+        return Problem(path.name, "", message, _WORDING.too_large_hint)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -1273,7 +1156,7 @@ def _reference(
     line = spec.lines.get(path)
     where = f"line {line}, {path}" if line is not None else path
     listed = ", ".join(sorted(known)) or "none exist yet"
-    yield f"{where}: unknown {what} {code!r} (fix: {_suggest(code, known)}write one of: {listed})"
+    yield f"{where}: unknown {what} {code!r} (fix: {did_you_mean(code, known)}write one of: {listed})"
 
 
 def check_references(
