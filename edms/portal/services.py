@@ -996,9 +996,8 @@ def make_decision(application_id: uuid.UUID) -> Application:
     )
     decision = documents.register(clerk, raw, placeholder)
     body = _decision_body(application, spec, granted)
-    drafting.generate(
-        clerk, decision, template, body, _template_extra(template, application, spec, name)
-    )
+    extra = _template_extra(template, application, spec, source, body.split("\n", 1)[0])
+    drafting.generate(clerk, decision, template, body, extra)
     drafting.pdf_version(clerk, decision)
     esign.seal_document(clerk, decision)
     application = db.session.get(Application, application_id)
@@ -1035,24 +1034,59 @@ def make_decision(application_id: uuid.UUID) -> Application:
 
 
 def _template_extra(
-    template: str, application: Application, spec: catalogue.ServiceSpec, name: str
+    template: str,
+    application: Application,
+    spec: catalogue.ServiceSpec,
+    source: Document,
+    head: str,
 ) -> dict[str, str]:
+    """Values for the fields the template asks for besides the document's own.
+
+    ``applicant.*``/``person.*``/``addressee.*``: the applicant as registered;
+    ``<kind>.activity``: the form's ``activity`` (or else its first choice field) as the
+    applicant saw it; ``<kind>.valid_until``: the decision date plus the form's
+    ``months``, else "indefinite"; ``decision.text``: the decision's first sentence;
+    any other ``x.key``: the form field ``key``, as shown to the applicant."""
     from edms.drafting import services as drafting
 
+    lang = current_app.config["EDMS"]["default_locale"]
+    shown = {f.name: f.display for f in forms.fields(spec.form, lang, application.data)}
+    choices = [f.name for f in forms.fields(spec.form, lang) if f.kind == "select"]
+    activity = shown.get("activity") or (shown.get(choices[0], "") if choices else "")
+    name = source.correspondent_name or application.applicant.display_name
+    identifier = source.correspondent_tin or source.correspondent_pinfl or ""
+    months = application.data.get("months")
+    with force_locale(lang):
+        if isinstance(months, int) and months > 0:
+            valid_until = _plus_months(documents.today(), months).isoformat()
+        else:
+            valid_until = _("indefinite")
     known = {
-        "addressee.name": name,
-        "addressee.address": str(application.data.get("address", "")) or "—",
-        "application.number": application.tracking_number or "",
-        "service.name": catalogue.text(spec.name, current_app.config["EDMS"]["default_locale"]),
+        "name": name,
+        "tin": identifier,
+        "address": str(application.data.get("address", "")),
+        "activity": activity,
+        "valid_until": valid_until,
+        "text": head,
+        "number": application.tracking_number or "",
     }
     extra: dict[str, str] = {}
     for asked in drafting.asked_fields(template):
-        value = known.get(asked)
-        if value is None:
-            key = asked.split(".", 1)[-1]
-            value = str(application.data.get(key, "")) or "—"
-        extra[asked] = value
+        key = asked.split(".", 1)[-1]
+        value = known.get(key) if key in known else shown.get(key, "")
+        extra[asked] = value or "—"
     return extra
+
+
+def _plus_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover - day 28 exists in every month
 
 
 def decision_version(user: User, application: Application) -> DocumentVersion:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,15 @@ def test_the_route_ends_in_a_sealed_verifiable_decision(
     assert [s.indication for s in report.signatures] == ["TOTAL_PASSED"]
     assert report.signatures[0].certification
     assert [e.kind for e in application.events][-2:] == ["route_finished", "decided"]
+    if shutil.which("pdftotext"):  # the licence names the licensee, its TIN and activity
+        with documents.open_version(version) as fh:
+            text = subprocess.run(
+                ["pdftotext", "-", "-"], input=fh.read(), capture_output=True, check=True
+            ).stdout.decode()
+        assert "Savdo MChJ" in text
+        assert "301234567" in text
+        assert application.tracking_number in text
+        assert decision.verification_code in text
 
 
 DATA = Path(__file__).parent / "data"
