@@ -83,7 +83,15 @@ from edms.search.backend import (
     Results,
     TextSource,
 )
-from edms.search.whoosh_collect import Allowed, ColumnCache, Gather, Near, Plan
+from edms.search.whoosh_collect import (
+    Allowed,
+    ColumnCache,
+    Gather,
+    Near,
+    Option,
+    Phrase,
+    Plan,
+)
 
 __all__ = [
     "PREFIX_EXPANSIONS",
@@ -104,7 +112,7 @@ PREFIX_EXPANSIONS = 64
 PREFIX_SCAN = 5000
 #: Seconds before a broken index asks for another rebuild.
 RETRY_REBUILD = 300.0
-#: Answer queries without phrases from cached postings (``Gather.run_plan``) rather than
+#: Answer queries from cached postings (``Gather.run_plan``) rather than
 #: with Whoosh's matchers (same matches and scores; switched off in tests to compare).
 FAST_PATH = True
 
@@ -741,15 +749,27 @@ def _terms(searcher: Any, clause: analysis.Clause) -> tuple[tuple[str, str], ...
     return tuple(found)
 
 
+def _phrase(clause: analysis.Clause) -> Phrase:
+    """A phrase clause as ``_clause`` makes it: one ``Near`` per field, each position
+    accepting any of its stems."""
+    length = len(clause.variants[0])
+    positions = tuple(tuple(dict.fromkeys(v[i] for v in clause.variants)) for i in range(length))
+    return Phrase(_TEXT_FIELDS, positions)
+
+
+def _option(searcher: Any, clause: analysis.Clause) -> Option:
+    return _phrase(clause) if clause.kind == "phrase" else _terms(searcher, clause)
+
+
 def _plan(searcher: Any, parsed: analysis.ParsedQuery, q: Query) -> Plan | None:
-    """The query as a ``Plan`` for ``Gather.run_plan``, or None if it holds a phrase (or the
-    searcher does not score with BM25F): those go through Whoosh's matchers."""
-    clauses = [c for group in parsed.groups for c in group] + list(parsed.excluded)
-    if any(c.kind == "phrase" for c in clauses):
+    """The query as a ``Plan`` for ``Gather.run_plan``, or None if it excludes a phrase
+    (the parser makes none) or the searcher does not score with BM25F: then Whoosh's
+    matchers answer it."""
+    if any(c.kind == "phrase" for c in parsed.excluded):
         return None
     if type(searcher.weighting) is not scoring.BM25F:
         return None
-    groups = tuple(tuple(_terms(searcher, c) for c in group) for group in parsed.groups)
+    groups = tuple(tuple(_option(searcher, c) for c in group) for group in parsed.groups)
     filters = tuple((name, q.filters[name]) for name in FILTERS if q.filters.get(name))
     dates = None
     if q.date_from or q.date_to:

@@ -55,6 +55,7 @@ __all__ = [
     "ColumnCache",
     "Gather",
     "Near",
+    "Phrase",
     "Plan",
     "SegmentColumns",
 ]
@@ -269,19 +270,34 @@ def _read_lengths(reader: Any, fieldname: str) -> array[int]:
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """Words at consecutive positions of any one of ``fields`` (as ``Near`` in each
+    field, joined by OR): ``positions[i]`` holds the alternatives (stems) for the i-th
+    word."""
+
+    fields: tuple[str, ...]
+    positions: tuple[tuple[str, ...], ...]
+
+
+#: One option of a group: the terms ``(field, text)`` of a word or prefix clause (any of
+#: them matches), or a phrase.
+Option = tuple[tuple[str, str], ...] | Phrase
+
+
+@dataclass(frozen=True)
 class Plan:
     """A query that ``Gather.run_plan`` answers from cached postings, without Whoosh's
     matchers. The same query as the Whoosh one built from it, scored alike (BM25F as
     ``weighting``, the filters adding their weight, the date range 1):
 
     - ``groups``: all must match; a group's options are alternatives; an option is the
-      terms ``(field, text)`` of one clause (any of them matches).
+      terms ``(field, text)`` of one clause (any of them matches), or a ``Phrase``.
     - ``filters``: terms every match holds (ID fields).
     - ``dates``: ``(start, end)`` inclusive on the numeric column ``date_field``.
     - ``principals``: the documents of any of them (field ``principals``), or all.
     - ``excluded``: terms no match holds."""
 
-    groups: tuple[tuple[tuple[tuple[str, str], ...], ...], ...]
+    groups: tuple[tuple[Option, ...], ...]
     filters: tuple[tuple[str, str], ...] = ()
     dates: tuple[int | None, int | None] | None = None
     date_field: str = "registered_on"
@@ -314,6 +330,126 @@ def _pairs(docs: set[int], ids: array[int], weights: array[float]) -> Iterable[t
         return found
     keep = list(map(docs.__contains__, ids))
     return zip(compress(ids, keep), compress(weights, keep), strict=False)
+
+
+#: Where each phrase option was found, with the weights of its terms there:
+#: ``(group, option, field)`` -> ``[(text, {document: weight})]``.
+_Verified = dict[tuple[int, int, str], list[tuple[str, dict[int, float]]]]
+
+
+#: Below this many postings of a term per document still in question, each of those
+#: documents is looked for in the term's blocks (skipping the blocks holding none of them
+#: on their header); otherwise every block of the term is read.
+SEEK_RATIO = 4
+
+
+def _postings_in(
+    reader: Any, fieldname: str, text: str, docs: set[int]
+) -> dict[int, tuple[float, Any]]:
+    """``document -> (weight, encoded value)`` of a term's postings in ``docs``, read
+    straight from the segment's blocks (each block read once at most)."""
+    found: dict[int, tuple[float, Any]] = {}
+    if not docs or (fieldname, text) not in reader:
+        return found
+    raw = reader._text_to_bytes(fieldname, text)
+    m = reader._terms.matcher(fieldname, raw, reader.schema[fieldname].format)
+    if not isinstance(m, W3LeafMatcher):  # pragma: no cover - another codec
+        while m.is_active():
+            if m.id() in docs:
+                found[m.id()] = (m.weight(), m.value())
+            m.next()
+        return found
+    if len(docs) * SEEK_RATIO < reader.doc_frequency(fieldname, text):
+        for d in sorted(docs):
+            if d > m.block_max_id():
+                # Blocks holding none of ``docs`` skipped on their header.
+                while m.is_active() and d > m.block_max_id():
+                    m._next_block()
+                if not m.is_active():
+                    break
+            if m._ids is None:
+                m._read_ids()
+            ids = m._ids
+            j = bisect_left(ids, d, m._i)
+            m._i = j  # j < len(ids): d <= the block's last document
+            if ids[j] == d:
+                found[d] = (m.weight(), m.value())
+        return found
+    while m.is_active():
+        m._read_ids()
+        m._read_weights()
+        m._read_values()
+        ids = m._ids
+        keep = list(map(docs.__contains__, ids))
+        found.update(
+            zip(
+                compress(ids, keep),
+                zip(compress(m._weights, keep), compress(m._values, keep), strict=True),
+                strict=True,
+            )
+        )
+        m._next_block()
+    return found
+
+
+def _phrase_in(
+    reader: Any, fieldname: str, phrase: Phrase, docs: set[int]
+) -> tuple[set[int], list[tuple[str, dict[int, float]]]]:
+    """The members of ``docs`` where the words of ``phrase`` follow one another in
+    ``fieldname``, and the weights of its terms there (``(text, {document: weight})``,
+    a term once per position it fills, for scoring as ``Near`` does)."""
+    positions = phrase.positions
+    if not positions or not docs:
+        return set(), []
+    # The rarest position first: the others are read only where it is.
+    order = sorted(
+        range(len(positions)),
+        key=lambda i: sum(reader.doc_frequency(fieldname, t) for t in positions[i]),
+    )
+    read: dict[int, list[tuple[str, dict[int, tuple[float, Any]]]]] = {}
+    alive = docs
+    for i in order:
+        at: list[tuple[str, dict[int, tuple[float, Any]]]] = []
+        holding: set[int] = set()
+        for text in positions[i]:
+            found = _postings_in(reader, fieldname, text, alive)
+            if found:
+                at.append((text, found))
+                holding.update(found)
+        read[i] = at
+        alive = holding
+        if not alive:
+            return set(), []
+    # Every document left holds every position's word: now the positions.
+    decode = reader.schema[fieldname].format.decoder("positions")
+    hits: set[int] = set()
+    for d in alive:
+        starts: set[int] | None = None
+        for i in order:
+            shifted: set[int] = set()
+            for _, found in read[i]:
+                posting = found.get(d)
+                if posting is not None:
+                    shifted.update(p - i for p in decode(posting[1]))
+            starts = shifted if starts is None else starts & shifted
+            if not starts:
+                break
+        if starts:
+            hits.add(d)
+    weights = [
+        (text, {d: found[d][0] for d in hits if d in found})
+        for i in range(len(positions))
+        for text, found in read[i]
+    ]
+    return hits, weights
+
+
+def _has_phrase(group: Sequence[Option]) -> bool:
+    return any(isinstance(option, Phrase) for option in group)
+
+
+def _terms_of(option: Option) -> tuple[tuple[str, str], ...]:
+    return () if isinstance(option, Phrase) else option
 
 
 class _Part:
@@ -415,10 +551,10 @@ class Gather(Collector):
             if time.monotonic() > self.deadline:
                 raise TimeLimit
             part = _Part(self.cache.get(reader), reader, offset)
-            matched = self._match(part, plan)
+            matched, verified = self._match(part, plan)
             scored: list[tuple[float, int]] = []
             if self.scored and self.limit and matched:
-                scores = self._score(searcher, weighting, part, plan, matched, stats)
+                scores = self._score(searcher, weighting, part, plan, matched, verified, stats)
                 scored = heapq.nlargest(
                     self.limit, zip(scores.values(), [-(offset + d) for d in scores], strict=True)
                 )
@@ -432,8 +568,9 @@ class Gather(Collector):
         if time.monotonic() > self.deadline:
             raise TimeLimit
 
-    def _match(self, part: _Part, plan: Plan) -> set[int]:
-        """The documents of one segment matching ``plan``."""
+    def _match(self, part: _Part, plan: Plan) -> tuple[set[int], _Verified]:
+        """The documents of one segment matching ``plan``, and where each phrase option
+        of the groups was found: ``(group, option, field)`` -> documents."""
         reader, columns = part.reader, part.columns
         deleted = reader.deleted_docs_set if reader.has_deletions() else frozenset()
         within: set[int] | None = None  # None: every document
@@ -452,15 +589,21 @@ class Gather(Collector):
         if within is not None and deleted:
             within.difference_update(deleted)
         # The group with the fewest postings first: the others are looked up in it.
-        terms = [
-            [[columns.term(reader, f, t)[0] for f, t in option] for option in group]
-            for group in plan.groups
-        ]
-        terms.sort(key=lambda g: sum(len(ids) for option in g for ids in option))
-        for group in terms:
+        # Groups holding a phrase come last, once everything else has narrowed the
+        # documents down: only there are the phrase's postings and positions read.
+        words = [g for g, group in enumerate(plan.groups) if not _has_phrase(group)]
+        words.sort(
+            key=lambda g: sum(
+                len(columns.term(reader, f, t)[0])
+                for option in plan.groups[g]
+                for f, t in _terms_of(option)
+            )
+        )
+        for g in words:
             found: set[int] = set()
-            for option in group:
-                for ids in option:
+            for option in plan.groups[g]:
+                for fieldname, text in _terms_of(option):
+                    ids = columns.term(reader, fieldname, text)[0]
                     if within is None:
                         found.update(ids)
                     else:
@@ -476,7 +619,24 @@ class Gather(Collector):
                 break
             ids = columns.term(reader, fieldname, text)[0]
             within.difference_update(list(_common(within, ids)))
-        return within
+        verified: _Verified = {}
+        for g, group in enumerate(plan.groups):
+            if not within or not _has_phrase(group):
+                continue
+            ok: set[int] = set()
+            for o, option in enumerate(group):
+                if isinstance(option, Phrase):
+                    for fieldname in option.fields:
+                        hits, weights = _phrase_in(reader, fieldname, option, within)
+                        if hits:
+                            verified[g, o, fieldname] = weights
+                            ok.update(hits)
+                        self._check_clock()
+                    continue
+                for fieldname, text in option:
+                    ok.update(_common(within, columns.term(reader, fieldname, text)[0]))
+            within = ok
+        return within, verified
 
     def _score(
         self,
@@ -485,26 +645,29 @@ class Gather(Collector):
         part: _Part,
         plan: Plan,
         matched: set[int],
+        verified: _Verified,
         stats: dict[tuple[str, str], tuple[float, float]],
     ) -> dict[int, float]:
         """The score of each match, as Whoosh's matchers add it up: BM25F of each term
         of the groups found in the document (one term in several clauses counts each
-        time), the weight of each filter term, 1 for the date range."""
+        time; a phrase's words count in each field where the phrase is found, once per
+        position), the weight of each filter term, 1 for the date range."""
         reader, columns = part.reader, part.columns
         scores = dict.fromkeys(matched, 0.0)
-        leaves = [leaf for group in plan.groups for option in group for leaf in option]
         schema = searcher.schema
         K1 = weighting.K1
         k1_plus_1 = K1 + 1
-        for fieldname, text in (*leaves, *plan.filters):
+
+        def add(fieldname: str, text: str, docs: set[int]) -> None:
             ids, weights = columns.term(reader, fieldname, text)
-            if not ids:
-                continue
-            pairs = _pairs(matched, ids, weights)
+            if ids and docs:
+                add_weights(fieldname, text, _pairs(docs, ids, weights))
+
+        def add_weights(fieldname: str, text: str, pairs: Iterable[tuple[int, float]]) -> None:
             if not schema[fieldname].scorable:
                 for d, w in pairs:
                     scores[d] += w
-                continue
+                return
             found = stats.get((fieldname, text))
             if found is None:
                 found = stats[fieldname, text] = (
@@ -521,6 +684,20 @@ class Gather(Collector):
                     (w * k1_plus_1) / (w + K1 * (one_minus_b + B * lengths[d] / avgfl))
                 )
             self._check_clock()
+
+        for g, group in enumerate(plan.groups):
+            for o, option in enumerate(group):
+                if isinstance(option, Phrase):
+                    for fieldname in option.fields:
+                        for text, weights in verified.get((g, o, fieldname), ()):
+                            add_weights(
+                                fieldname, text, [(d, w) for d, w in weights.items() if d in scores]
+                            )
+                    continue
+                for fieldname, text in option:
+                    add(fieldname, text, matched)
+        for fieldname, text in plan.filters:
+            add(fieldname, text, matched)
         if plan.dates is not None:
             for d in scores:
                 scores[d] += 1.0
