@@ -775,7 +775,8 @@ def request_information(staff: User, doc: Document, message: Any) -> Information
     """Ask the applicant of the application registered as ``doc`` for more information."""
     documents.require_staff(staff)
     doc = documents.get_document(staff, doc.id)
-    documents.require_edit(staff, doc) if not assigned(staff, doc) else None
+    if not assigned(staff, doc):  # those who act on its route, or may edit it
+        documents.require_edit(staff, doc)
     application = application_of_document(doc)
     if application is None:
         raise NotFound("This document is not an application of the portal.")
