@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
+import signing
 from edms import create_app
 from edms.api.portal import purge_idempotency_keys
 from edms.auth import services as auth
@@ -39,6 +41,7 @@ from edms.portal.models import (
 )
 from edms.registry import services as registry
 from edms.routing import services as routing
+from edms.signing import services as signatures
 from storage import LocalStore
 from tests.edms.api.conftest import ApiClient, multipart_body, problem
 from tests.edms.routing.conftest import Org
@@ -823,27 +826,45 @@ def test_answering_a_request_for_information(
     problem(api.post(url, token, json={"answer": "Again."}), 409)
 
 
-def test_the_decision_once_made(
-    api: ApiClient, token: str, submitted: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.skipif(
+    shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed"
+)
+def test_from_submission_to_a_verifiable_decision(
+    api: ApiClient, token: str, submitted: str, token_for: Callable[[User], str]
 ) -> None:
-    """The signed PDF (making one needs LibreOffice: the decision is put in place here)."""
+    """Staff approve the route through the API; the decision is made (the scheduler's
+    job, run here) and the applicant downloads a PDF sealed by the organisation."""
     url = f"/applications/{submitted}/decision"
-    problem(api.get(url, token), 404)
+    problem(api.get(url, token), 404)  # not decided yet
+    signatures.init_demo_pki()
     application = db.session.scalar(
         select(Application).where(Application.tracking_number == submitted)
     )
     assert application is not None
-    assert application.document is not None
-    # The registered application itself stands in for a decision document.
-    application.decision_document_id = application.document.id
-    application.status = ApplicationStatus.GRANTED
+    instance = routing.current_instance(application.document)
+    for _ in range(20):
+        db.session.expire_all()
+        task = next((t for t in routing.instance_tasks(instance) if t.status == "open"), None)
+        if task is None:
+            break
+        decided = api.post(
+            f"/tasks/{task.id}/decision", token_for(task.assignee), json={"decision": "approve"}
+        )
+        assert decided.status_code == 200, decided.get_data(as_text=True)
+    db.session.expire_all()
+    assert application.status == ApplicationStatus.DECIDING
+    portal.make_decision(application.id)
     db.session.commit()
-    response = api.get(url, token)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.headers["Content-Disposition"].startswith("attachment")
     view = api.get(f"/applications/{submitted}", token).get_json()
+    assert view["status"] == "granted"
     assert view["decision"]["outcome"] == "granted"
     assert view["decision"]["link"] == f"/api/v1{url}"
+    response = api.get(url, token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    report = signing.verify(io.BytesIO(response.data), signatures.trust_store())
+    assert [r.indication for r in report.signatures] == ["TOTAL_PASSED"]
 
 
 # The OpenAPI document ---------------------------------------------------------------------------

@@ -4,12 +4,15 @@ database of its own (migrated, demo data loaded).
 
 The applicant logs in, finds the licence service in the catalogue, fills the form
 partly with the keyboard (Tab, typing, Space), attaches a PDF, submits, reads the
-tracking number on the confirmation page and opens the status page.
+tracking number on the confirmation page and opens the status page. Staff then approve
+on the route, the decision is made and sealed, and the applicant downloads it from the
+status page: our verifier says it passes, and /verify finds its code.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import close_all_sessions
 from werkzeug.serving import make_server
 
+import signing
 from edms import create_app, migrate
 from edms.auth import services as auth
 from edms.auth.models import Role
@@ -53,6 +58,7 @@ pytestmark = [
 @dataclass
 class LiveServer:
     url: str
+    app: Any
 
 
 def _free_port() -> int:
@@ -96,7 +102,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}")
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
     finally:
         server.shutdown()
         thread.join(timeout=30)
@@ -129,7 +135,9 @@ def _focused(page: Page) -> Any:
     return page.evaluate("document.activeElement && document.activeElement.id")
 
 
-def test_one_full_application_in_a_browser(page: Page, tmp_path: Path) -> None:
+def test_one_full_application_in_a_browser(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
     # Log in with the keyboard.
     page.goto("/login?next=/portal/")
     page.get_by_label("User name").focus()
@@ -216,3 +224,74 @@ def test_one_full_application_in_a_browser(page: Page, tmp_path: Path) -> None:
         "datetime", re.compile(r"\d{4}-\d{2}-\d{2}")
     )
     expect(page.get_by_text("The application was submitted and registered as IN-")).to_be_visible()
+
+    # Staff approve on the route; the decision is written, registered and sealed (the
+    # scheduler's job, run here directly); the applicant downloads it in the browser.
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice (soffice) is not installed: no decision PDF can be made")
+    _in_thread(_decide_everything, live_server.app, number)
+    page.reload()
+    expect(page.get_by_text("Granted", exact=True)).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Download the decision")).click()
+    saved = tmp_path / "decision.pdf"
+    download.value.save_as(saved)
+    code = page.locator("#verification-code").inner_text().strip()
+    report = _in_thread(_verify, live_server.app, saved)
+    assert [s.indication for s in report.signatures] == ["TOTAL_PASSED"]
+    page.goto(f"/verify?code={code}")
+    # The public page names the decision by its registration number, never the title.
+    expect(page.get_by_text(re.compile(r"OUT-\d{4}/\d{6}")).first).to_be_visible()
+    expect(page.get_by_text("Ministry (demo) (e-seal)").first).to_be_visible()
+
+
+def _in_thread(func: Any, *args: Any) -> Any:
+    """Run ``func`` in a thread of its own: Playwright's sync API keeps an event loop
+    running in this one, and pyHanko starts its own."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(func(*args))
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=300)
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def _verify(app: Any, path: Path) -> Any:
+    from edms.signing import services as signatures
+
+    with app.app_context(), path.open("rb") as fh:
+        return signing.verify(fh, signatures.trust_store())
+
+
+def _decide_everything(app: Any, number: str) -> None:
+    """Every open task of the application's route approved by its assignee, then the
+    decision made, as the scheduler's job would."""
+    from edms.portal import services as portal
+    from edms.portal.models import Application
+    from edms.routing import services as routing
+
+    with app.app_context():
+        application = db.session.scalar(
+            select(Application).where(Application.tracking_number == number)
+        )
+        assert application is not None
+        instance = routing.current_instance(application.document)
+        for _ in range(20):
+            db.session.expire_all()
+            task = next((t for t in routing.instance_tasks(instance) if t.status == "open"), None)
+            if task is None:
+                break
+            routing.decide(task.assignee, task.id, "approve")
+            db.session.commit()
+        portal.make_decision(application.id)
+        db.session.commit()
+        db.session.remove()
