@@ -91,6 +91,7 @@ from edms.search.whoosh_collect import (
     Option,
     Phrase,
     Plan,
+    expand,
 )
 
 __all__ = [
@@ -693,8 +694,15 @@ class _Found:
         self.partial = partial
 
 
-def _expand(reader: Any, fieldname: str, prefix: str) -> list[str]:
-    """The most frequent terms of ``fieldname`` starting with ``prefix``."""
+def _expand(
+    reader: Any, fieldname: str, prefix: str, cache: ColumnCache | None = None
+) -> list[str]:
+    """The most frequent terms of ``fieldname`` starting with ``prefix``: from the
+    segments' cached term lists in ``cache``, else scanning ``reader``'s."""
+    if cache is not None:
+        found = expand(cache, reader, fieldname, prefix, PREFIX_SCAN, PREFIX_EXPANSIONS)
+        if found is not None:
+            return found
     scanned = []
     for n, (text, info) in enumerate(reader.iter_prefix(fieldname, prefix)):
         if n >= PREFIX_SCAN:
@@ -735,7 +743,9 @@ def _clause(searcher: Any, clause: analysis.Clause, gate: Any | None) -> Any:
     return either
 
 
-def _terms(searcher: Any, clause: analysis.Clause) -> tuple[tuple[str, str], ...]:
+def _terms(
+    searcher: Any, clause: analysis.Clause, cache: ColumnCache | None = None
+) -> tuple[tuple[str, str], ...]:
     """The terms of a word or prefix clause, in the order of ``_clause``'s query."""
     found: list[tuple[str, str]] = []
     for fieldname in _TEXT_FIELDS:
@@ -744,7 +754,7 @@ def _terms(searcher: Any, clause: analysis.Clause) -> tuple[tuple[str, str], ...
                 found.append((fieldname, variant[0]))
             else:
                 found.extend(
-                    (fieldname, t) for t in _expand(searcher.reader(), fieldname, variant[0])
+                    (fieldname, t) for t in _expand(searcher.reader(), fieldname, variant[0], cache)
                 )
     return tuple(found)
 
@@ -757,11 +767,13 @@ def _phrase(clause: analysis.Clause) -> Phrase:
     return Phrase(_TEXT_FIELDS, positions)
 
 
-def _option(searcher: Any, clause: analysis.Clause) -> Option:
-    return _phrase(clause) if clause.kind == "phrase" else _terms(searcher, clause)
+def _option(searcher: Any, clause: analysis.Clause, cache: ColumnCache | None) -> Option:
+    return _phrase(clause) if clause.kind == "phrase" else _terms(searcher, clause, cache)
 
 
-def _plan(searcher: Any, parsed: analysis.ParsedQuery, q: Query) -> Plan | None:
+def _plan(
+    searcher: Any, parsed: analysis.ParsedQuery, q: Query, cache: ColumnCache | None = None
+) -> Plan | None:
     """The query as a ``Plan`` for ``Gather.run_plan``, or None if it excludes a phrase
     (the parser makes none) or the searcher does not score with BM25F: then Whoosh's
     matchers answer it."""
@@ -769,7 +781,7 @@ def _plan(searcher: Any, parsed: analysis.ParsedQuery, q: Query) -> Plan | None:
         return None
     if type(searcher.weighting) is not scoring.BM25F:
         return None
-    groups = tuple(tuple(_option(searcher, c) for c in group) for group in parsed.groups)
+    groups = tuple(tuple(_option(searcher, c, cache) for c in group) for group in parsed.groups)
     filters = tuple((name, q.filters[name]) for name in FILTERS if q.filters.get(name))
     dates = None
     if q.date_from or q.date_to:
@@ -777,7 +789,7 @@ def _plan(searcher: Any, parsed: analysis.ParsedQuery, q: Query) -> Plan | None:
             _yyyymmdd(q.date_from) if q.date_from else None,
             _yyyymmdd(q.date_to) if q.date_to else None,
         )
-    excluded = tuple(t for c in parsed.excluded for t in _terms(searcher, c))
+    excluded = tuple(t for c in parsed.excluded for t in _terms(searcher, c, cache))
     principals = tuple(q.principals) if q.principals is not None else None
     return Plan(groups, filters, dates, "registered_on", principals, excluded)
 
@@ -838,7 +850,7 @@ def _run(
     if sort == "relevance" and not parsed.groups:
         sort = "-date"  # nothing to rank by: newest first
     gather = Gather(columns, limit=limit, scored=sort == "relevance", deadline=deadline)
-    plan = _plan(searcher, parsed, q) if FAST_PATH else None
+    plan = _plan(searcher, parsed, q, columns) if FAST_PATH else None
     partial = False
     try:
         if plan is not None:

@@ -34,17 +34,21 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import accumulate, compress
+from math import log
 from operator import itemgetter
 from typing import Any
 
-from whoosh import query
+from whoosh import formats, query
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.collectors import Collector
+from whoosh.compat import loads
 from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.matching.binary import IntersectionMatcher, UnionMatcher
 from whoosh.matching.wrappers import WrappingMatcher
+from whoosh.reading import TermNotFound
 from whoosh.searching import TimeLimit
+from whoosh.system import _INT_SIZE
 from whoosh.util import make_binary_tree
 from whoosh.util.numeric import byte_to_length
 
@@ -58,6 +62,7 @@ __all__ = [
     "Phrase",
     "Plan",
     "SegmentColumns",
+    "expand",
 ]
 
 #: Documents collected between two looks at the clock.
@@ -71,6 +76,12 @@ POSTINGS_PER_DOC = 32
 #: Below this many postings per candidate document, a term's postings are scanned (in C)
 #: rather than each candidate looked up in them by binary search (in Python).
 SCAN_RATIO = 16
+#: Posting blocks with their values (positions) kept per segment for phrases, per
+#: document of the segment (some 60 bytes a posting: 25 MB for 100,000 documents).
+BLOCK_POSTINGS_PER_DOC = 4
+#: Terms of one field of one segment kept in order with their document frequencies
+#: (for expanding prefixes by binary search); a field with more is scanned as before.
+LEXICON_MAX = 200_000
 
 
 class SegmentColumns:
@@ -86,6 +97,54 @@ class SegmentColumns:
         self._terms_size = 0
         self._lengths: dict[str, array[int]] = {}
         self._dated: dict[str, tuple[array[int], array[int]]] = {}
+        self._lexicons: dict[str, tuple[list[bytes], array[int]] | None] = {}
+        self._blocks: OrderedDict[int, tuple[Any, Any, Any]] = OrderedDict()
+        self._blocks_size = 0
+
+    def block(self, m: Any, count: int) -> None:
+        """Load the current block of the postings matcher ``m`` (documents, weights,
+        values), from the blocks read most recently if there, ``BLOCK_POSTINGS_PER_DOC``
+        postings per document of the segment (``count`` documents) kept in all."""
+        key = m._dataoffset
+        with self._lock:
+            found = self._blocks.get(key)
+            if found is not None:
+                self._blocks.move_to_end(key)
+        if found is None:
+            if m._data is None:
+                m._read_data()
+            raw = m._data[0]
+            m._ids = raw if m._byteids else array("I", accumulate(raw))
+            m._read_weights()
+            m._read_values()
+            found = (m._ids, m._weights, m._values)
+            budget = BLOCK_POSTINGS_PER_DOC * max(count, 1)
+            with self._lock:
+                if key not in self._blocks:
+                    self._blocks[key] = found
+                    self._blocks_size += len(found[0])
+                    while self._blocks_size > budget and len(self._blocks) > 1:
+                        _, (ids, _, _) = self._blocks.popitem(last=False)
+                        self._blocks_size -= len(ids)
+        m._ids, m._weights, m._values = found
+
+    def lexicon(self, reader: Any, fieldname: str) -> tuple[list[bytes], array[int]] | None:
+        """``(texts, frequencies)``: the terms of ``fieldname`` in order and their
+        document frequencies, or None if the field has more than ``LEXICON_MAX`` terms."""
+        if fieldname in self._lexicons:
+            return self._lexicons[fieldname]
+        texts: list[bytes] = []
+        frequencies: array[int] = array("q")
+        found: tuple[list[bytes], array[int]] | None = (texts, frequencies)
+        for text, info in reader.iter_field(fieldname):
+            if len(texts) >= LEXICON_MAX:
+                found = None
+                break
+            texts.append(text)
+            frequencies.append(info.doc_frequency())
+        with self._lock:
+            self._lexicons.setdefault(fieldname, found)
+        return found
 
     def term(self, reader: Any, fieldname: str, text: str) -> tuple[array[int], array[float]]:
         """``(documents, weights)`` of a term in order (deleted documents included);
@@ -224,23 +283,83 @@ class ColumnCache:
             self._segments.clear()
 
 
+def expand(
+    cache: ColumnCache, reader: Any, fieldname: str, prefix: str, scan: int, keep: int
+) -> list[str] | None:
+    """The ``keep`` most frequent of the first ``scan`` terms of ``fieldname`` starting
+    with ``prefix`` (as ``reader.iter_prefix`` lists them, the document frequencies
+    summed over the segments), from each segment's cached term list; None where a
+    segment has no such list (then the caller scans ``reader`` itself)."""
+    raw = reader._text_to_bytes(fieldname, prefix)
+    totals: dict[bytes, int] = {}
+    for leaf, _ in reader.leaf_readers():
+        if not hasattr(leaf, "segment") or leaf.segment() is None:
+            return None
+        lexicon = cache.get(leaf).lexicon(leaf, fieldname)
+        if lexicon is None:
+            return None
+        texts, frequencies = lexicon
+        i = bisect_left(texts, raw)
+        end = min(i + scan, len(texts))
+        get = totals.get
+        while i < end:
+            text = texts[i]
+            if not text.startswith(raw):
+                break
+            totals[text] = get(text, 0) + frequencies[i]
+            i += 1
+    first = sorted(totals)[:scan]
+    best = heapq.nlargest(keep, [(totals[t], t) for t in first])
+    return [t.decode("utf-8") for _, t in best]
+
+
+def _idf(cache: ColumnCache, searcher: Any, fieldname: str, text: str) -> float:
+    """``searcher.idf`` as ``WeightingModel.idf`` works it out (BM25F's), the document
+    frequencies taken from the segments' cached term lists where they have them."""
+    parent = searcher.get_parent()
+    reader = parent.reader()
+    raw = reader._text_to_bytes(fieldname, text)
+    n = 0
+    for leaf, _ in reader.leaf_readers():
+        if not hasattr(leaf, "segment") or leaf.segment() is None:
+            return float(searcher.idf(fieldname, text))
+        lexicon = cache.get(leaf).lexicon(leaf, fieldname)
+        if lexicon is None:
+            return float(searcher.idf(fieldname, text))
+        texts, frequencies = lexicon
+        i = bisect_left(texts, raw)
+        if i < len(texts) and texts[i] == raw:
+            n += frequencies[i]
+    return log(parent.doc_count_all() / (n + 1)) + 1
+
+
 def _read_postings(reader: Any, fieldname: str, text: str) -> tuple[array[int], array[float]]:
     """A term's documents and weights, straight from the segment's postings (deleted
     documents left in: the set of deletions changes while the segment does not)."""
     ids: array[int] = array("I")
     weights: array[float] = array("f")
-    if (fieldname, text) not in reader:
-        return ids, weights
     raw = reader._text_to_bytes(fieldname, text)
-    m = reader._terms.matcher(fieldname, raw, reader.schema[fieldname].format)
+    try:
+        m = reader._terms.matcher(fieldname, raw, reader.schema[fieldname].format)
+    except TermNotFound:
+        return ids, weights
     if isinstance(m, W3LeafMatcher):
-        # A block at a time (Whoosh's all_ids() is a generator stepping every posting).
+        # A block at a time, decoded as ``_read_ids``/``_read_weights`` do but in C
+        # (Whoosh's all_ids() is a generator stepping every posting).
         while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            block_ids, block_weights = m._ids, m._weights
-            ids.extend(block_ids if _same(block_ids, "I") else iter(block_ids))
-            weights.extend(block_weights if _same(block_weights, "f") else iter(block_weights))
+            if m._data is None:
+                m._read_data()
+            block_ids, block_weights = m._data[0], m._data[1]
+            if m._byteids:
+                ids.extend(iter(block_ids))
+            else:
+                ids.extend(accumulate(block_ids))
+            if block_weights is None:
+                weights.extend(array("f", [1.0]) * m._blocklength)
+            elif isinstance(block_weights, float):
+                weights.extend(array("f", [block_weights]) * m._blocklength)
+            else:
+                weights.extend(block_weights if _same(block_weights, "f") else iter(block_weights))
             m._next_block()
     else:  # pragma: no cover - another codec
         while m.is_active():
@@ -344,7 +463,7 @@ SEEK_RATIO = 4
 
 
 def _postings_in(
-    reader: Any, fieldname: str, text: str, docs: set[int]
+    columns: SegmentColumns, reader: Any, fieldname: str, text: str, docs: set[int]
 ) -> dict[int, tuple[float, Any]]:
     """``document -> (weight, encoded value)`` of a term's postings in ``docs``, read
     straight from the segment's blocks (each block read once at most)."""
@@ -359,6 +478,7 @@ def _postings_in(
                 found[m.id()] = (m.weight(), m.value())
             m.next()
         return found
+    count = reader.doc_count_all()
     if len(docs) * SEEK_RATIO < reader.doc_frequency(fieldname, text):
         for d in sorted(docs):
             if d > m.block_max_id():
@@ -368,7 +488,7 @@ def _postings_in(
                 if not m.is_active():
                     break
             if m._ids is None:
-                m._read_ids()
+                columns.block(m, count)
             ids = m._ids
             j = bisect_left(ids, d, m._i)
             m._i = j  # j < len(ids): d <= the block's last document
@@ -376,9 +496,7 @@ def _postings_in(
                 found[d] = (m.weight(), m.value())
         return found
     while m.is_active():
-        m._read_ids()
-        m._read_weights()
-        m._read_values()
+        columns.block(m, count)
         ids = m._ids
         keep = list(map(docs.__contains__, ids))
         found.update(
@@ -393,7 +511,7 @@ def _postings_in(
 
 
 def _phrase_in(
-    reader: Any, fieldname: str, phrase: Phrase, docs: set[int]
+    columns: SegmentColumns, reader: Any, fieldname: str, phrase: Phrase, docs: set[int]
 ) -> tuple[set[int], list[tuple[str, dict[int, float]]]]:
     """The members of ``docs`` where the words of ``phrase`` follow one another in
     ``fieldname``, and the weights of its terms there (``(text, {document: weight})``,
@@ -412,7 +530,7 @@ def _phrase_in(
         at: list[tuple[str, dict[int, tuple[float, Any]]]] = []
         holding: set[int] = set()
         for text in positions[i]:
-            found = _postings_in(reader, fieldname, text, alive)
+            found = _postings_in(columns, reader, fieldname, text, alive)
             if found:
                 at.append((text, found))
                 holding.update(found)
@@ -421,7 +539,8 @@ def _phrase_in(
         if not alive:
             return set(), []
     # Every document left holds every position's word: now the positions.
-    decode = reader.schema[fieldname].format.decoder("positions")
+    fmt = reader.schema[fieldname].format
+    decode = _positions if type(fmt) is formats.Positions else fmt.decoder("positions")
     hits: set[int] = set()
     for d in alive:
         starts: set[int] | None = None
@@ -430,7 +549,7 @@ def _phrase_in(
             for _, found in read[i]:
                 posting = found.get(d)
                 if posting is not None:
-                    shifted.update(p - i for p in decode(posting[1]))
+                    shifted.update(map(i.__rsub__, decode(posting[1])) if i else decode(posting[1]))
             starts = shifted if starts is None else starts & shifted
             if not starts:
                 break
@@ -444,6 +563,13 @@ def _phrase_in(
     return hits, weights
 
 
+def _positions(value: bytes) -> Iterable[int]:
+    """``formats.Positions.decode_positions``, the deltas added up in C."""
+    if not value.endswith(b"."):
+        value += b"."
+    return accumulate(loads(value[_INT_SIZE:]))
+
+
 def _has_phrase(group: Sequence[Option]) -> bool:
     return any(isinstance(option, Phrase) for option in group)
 
@@ -455,13 +581,22 @@ def _terms_of(option: Option) -> tuple[tuple[str, str], ...]:
 class _Part:
     """The matches of one segment."""
 
-    __slots__ = ("columns", "docs", "offset", "reader")
+    __slots__ = ("columns", "docs", "offset", "reader", "terms")
 
     def __init__(self, columns: SegmentColumns, reader: Any, offset: int) -> None:
         self.columns = columns
         self.reader = reader
         self.offset = offset
         self.docs: list[int] = []
+        # The postings this query has used, kept until it ends (a prefix may use more
+        # than the cache keeps: each is read once all the same).
+        self.terms: dict[tuple[str, str], tuple[array[int], array[float]]] = {}
+
+    def term(self, fieldname: str, text: str) -> tuple[array[int], array[float]]:
+        found = self.terms.get((fieldname, text))
+        if found is None:
+            found = self.terms[fieldname, text] = self.columns.term(self.reader, fieldname, text)
+        return found
 
 
 class Gather(Collector):
@@ -577,7 +712,7 @@ class Gather(Collector):
         if plan.principals is not None:
             within = set(columns.union(reader, "principals", plan.principals))
         for fieldname, text in plan.filters:
-            ids = columns.term(reader, fieldname, text)[0]
+            ids = part.term(fieldname, text)[0]
             within = set(ids) if within is None else set(_common(within, ids))
         if plan.dates is not None:
             values, docs = columns.dated(reader, plan.date_field)
@@ -594,16 +729,14 @@ class Gather(Collector):
         words = [g for g, group in enumerate(plan.groups) if not _has_phrase(group)]
         words.sort(
             key=lambda g: sum(
-                len(columns.term(reader, f, t)[0])
-                for option in plan.groups[g]
-                for f, t in _terms_of(option)
+                len(part.term(f, t)[0]) for option in plan.groups[g] for f, t in _terms_of(option)
             )
         )
         for g in words:
             found: set[int] = set()
             for option in plan.groups[g]:
                 for fieldname, text in _terms_of(option):
-                    ids = columns.term(reader, fieldname, text)[0]
+                    ids = part.term(fieldname, text)[0]
                     if within is None:
                         found.update(ids)
                     else:
@@ -617,7 +750,7 @@ class Gather(Collector):
         for fieldname, text in plan.excluded:
             if not within:
                 break
-            ids = columns.term(reader, fieldname, text)[0]
+            ids = part.term(fieldname, text)[0]
             within.difference_update(list(_common(within, ids)))
         verified: _Verified = {}
         for g, group in enumerate(plan.groups):
@@ -627,14 +760,14 @@ class Gather(Collector):
             for o, option in enumerate(group):
                 if isinstance(option, Phrase):
                     for fieldname in option.fields:
-                        hits, weights = _phrase_in(reader, fieldname, option, within)
+                        hits, weights = _phrase_in(columns, reader, fieldname, option, within)
                         if hits:
                             verified[g, o, fieldname] = weights
                             ok.update(hits)
                         self._check_clock()
                     continue
                 for fieldname, text in option:
-                    ok.update(_common(within, columns.term(reader, fieldname, text)[0]))
+                    ok.update(_common(within, part.term(fieldname, text)[0]))
             within = ok
         return within, verified
 
@@ -659,7 +792,7 @@ class Gather(Collector):
         k1_plus_1 = K1 + 1
 
         def add(fieldname: str, text: str, docs: set[int]) -> None:
-            ids, weights = columns.term(reader, fieldname, text)
+            ids, weights = part.term(fieldname, text)
             if ids and docs:
                 add_weights(fieldname, text, _pairs(docs, ids, weights))
 
@@ -671,7 +804,7 @@ class Gather(Collector):
             found = stats.get((fieldname, text))
             if found is None:
                 found = stats[fieldname, text] = (
-                    searcher.idf(fieldname, text),
+                    _idf(self.cache, searcher, fieldname, text),
                     searcher.avg_field_length(fieldname) or 1,
                 )
             idf, avgfl = found

@@ -315,3 +315,53 @@ def test_postings_cache_is_bounded(tmp_path, monkeypatch):
 
 def find_ids(b: WhooshBackend, text: str) -> set[str]:
     return {h.id for h in b.search(Query(text=text, principals=None), no_text).hits}
+
+
+def _scanned(reader: Any, fieldname: str, prefix: str) -> list[str]:
+    """Prefix expansion by scanning the merged term list (without the cached lists)."""
+    return whoosh_backend._expand(reader, fieldname, prefix)
+
+
+@pytest.mark.parametrize(("scan", "keep"), [(5000, 64), (3, 2), (1, 1)])
+def test_prefixes_expand_from_term_lists_as_by_scanning(backend, monkeypatch, scan, keep):
+    from edms.search.whoosh_collect import expand
+
+    monkeypatch.setattr(whoosh_backend, "PREFIX_SCAN", scan)
+    monkeypatch.setattr(whoosh_backend, "PREFIX_EXPANSIONS", keep)
+    reader = backend._searcher().reader()
+    prefixes = {w[:n] for w in [*WORDS, "qo'shimcha", "egizak"] for n in (1, 2, 3)} | {"zzz", ""}
+    for fieldname in whoosh_backend._TEXT_FIELDS:
+        for prefix in sorted(prefixes):
+            found = expand(backend._columns, reader, fieldname, prefix, scan, keep)
+            assert found == _scanned(reader, fieldname, prefix), (fieldname, prefix)
+            assert found == whoosh_backend._expand(reader, fieldname, prefix, backend._columns)
+
+
+def test_prefixes_scan_when_a_term_list_is_too_long(tmp_path, monkeypatch):
+    from edms.search import whoosh_collect
+
+    monkeypatch.setattr(whoosh_collect, "LEXICON_MAX", 2)
+    b = WhooshBackend(tmp_path / "index")
+    b.upsert([make_entry(body=" ".join(WORDS)) for _ in range(3)])
+    reader = b._searcher().reader()
+    assert whoosh_collect.expand(b._columns, reader, "body", "", 5000, 64) is None
+    assert whoosh_backend._expand(reader, "body", "", b._columns) == _scanned(reader, "body", "")
+    assert find_ids(b, "kred*") == find_ids(b, "kredit")
+    b.close()
+
+
+@pytest.mark.parametrize("text", PHRASES)
+def test_phrase_blocks_cache_is_bounded(backend, monkeypatch, text):
+    from edms.search import whoosh_collect
+
+    monkeypatch.setattr(whoosh_collect, "BLOCK_POSTINGS_PER_DOC", 1)
+    backend._columns.clear()
+    for _ in range(2):  # the second time from the kept blocks
+        q = Query(text=text, principals=None, per_page=15)
+        _same(*_both(backend, q, monkeypatch))
+    for sub, _ in backend._searcher().leaf_searchers():
+        columns = backend._columns.get(sub.reader())
+        assert columns._blocks_size <= max(sub.reader().doc_count_all(), 1) or (
+            len(columns._blocks) == 1
+        )
+    backend._columns.clear()
