@@ -180,7 +180,10 @@ class PostgresBackend:
         """A backend on a table of its own, in a new schema of the database at ``url``
         (tests run in parallel); ``drop()`` removes the schema."""
         engine = sa.create_engine(url, pool_size=2, max_overflow=4)
-        schema = f"search_test_{uuid.uuid4().hex}"
+        # Short enough that index names (ix_<schema>_<table>_<column>) stay within
+        # PostgreSQL's 63 characters: truncated names end in a 4-digit hash, and two of
+        # them collided now and then.
+        schema = f"search_test_{uuid.uuid4().hex[:10]}"
         metadata = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
         table = cast(sa.Table, SearchEntry.__table__).to_metadata(metadata)
         with engine.begin() as conn:
