@@ -44,6 +44,7 @@ from edms.routing import services as routing
 from edms.signing import services as signatures
 from storage import LocalStore
 from tests.edms.api.conftest import ApiClient, multipart_body, problem
+from tests.edms.portal.conftest import catalogue as catalogue
 from tests.edms.routing.conftest import Org
 from tests.edms.routing.conftest import definitions as definitions
 from tests.edms.routing.conftest import org as org
@@ -90,20 +91,6 @@ GOOD_REPORT = REPORT_HEADER + "1726,G,10,3000.5,10000,2026-09-30\n1703,C,5,2000,
 
 
 # Fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def catalogue(org: Org, definitions: dict[str, Any]) -> dict[str, ServiceDefinition]:
-    """The shipped workflows and services, on the demo departments and journals."""
-    for code, username in (
-        ("LICENSING", "licensor"),
-        ("STATS", "statistician"),
-        ("LEGAL", "lawyer"),
-    ):
-        auth.set_department_head(code, username)
-    rows = portal.sync_services()
-    db.session.commit()
-    return {row.code: row for row, _created in rows}
 
 
 def _applicant(make_user: Callable[..., User], username: str, tin: str) -> User:

@@ -33,6 +33,7 @@ from edms.portal.models import (
 )
 from edms.routing import services as routing
 from edms.signing import services as signatures
+from tests.edms.portal.conftest import approve_all
 from tests.edms.routing.conftest import Org
 from tests.edms.routing.conftest import definitions as definitions
 from tests.edms.routing.conftest import org as org
@@ -42,19 +43,6 @@ needs_soffice = pytest.mark.skipif(
 )
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-
-
-@pytest.fixture
-def catalogue(org: Org, definitions: dict[str, Any]) -> dict[str, ServiceDefinition]:
-    for code, username in (
-        ("LICENSING", "licensor"),
-        ("STATS", "statistician"),
-        ("LEGAL", "lawyer"),
-    ):
-        auth.set_department_head(code, username)
-    rows = portal.sync_services()
-    db.session.commit()
-    return {row.code: row for row, _created in rows}
 
 
 @pytest.fixture
@@ -248,17 +236,6 @@ def test_a_stranger_cannot_ask_for_information(
         portal.request_information(org.outsider, application.document, "Give me everything.")
 
 
-def _approve_all(instance: Any) -> None:
-    """Approve open tasks one at a time until the route ends."""
-    for _ in range(20):
-        db.session.expire_all()
-        task = next((t for t in routing.instance_tasks(instance) if t.status == "open"), None)
-        if task is None:
-            return
-        routing.decide(task.assignee, task.id, "approve")
-        db.session.commit()
-
-
 @needs_soffice
 def test_the_route_ends_in_a_sealed_verifiable_decision(
     catalogue: dict[str, ServiceDefinition], applicant: User
@@ -266,7 +243,7 @@ def test_the_route_ends_in_a_sealed_verifiable_decision(
     signatures.init_demo_pki()
     application = _submitted(applicant, catalogue["licence_request"])
     instance = routing.current_instance(application.document)
-    _approve_all(instance)
+    approve_all(instance)
     db.session.expire_all()
     assert application.status == ApplicationStatus.DECIDING
     portal.make_decision(application.id)

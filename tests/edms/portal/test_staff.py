@@ -12,7 +12,7 @@ from edms.auth.models import Role, User
 from edms.db import db
 from edms.portal.models import ApplicationStatus, ServiceDefinition
 from tests.conftest import csrf_token, login
-from tests.edms.portal.test_services import _submitted, applicant, catalogue  # noqa: F401 - fixtures
+from tests.edms.portal.test_services import _submitted, applicant  # noqa: F401 - fixture
 from tests.edms.routing.conftest import Org
 from tests.edms.routing.conftest import definitions as definitions
 from tests.edms.routing.conftest import org as org
@@ -20,7 +20,7 @@ from tests.edms.routing.conftest import org as org
 
 def test_the_document_page_shows_the_application_and_asks_for_more(
     client: FlaskClient,
-    catalogue: dict[str, ServiceDefinition],  # noqa: F811
+    catalogue: dict[str, ServiceDefinition],
     applicant: User,  # noqa: F811
     org: Org,
 ) -> None:
@@ -56,7 +56,7 @@ def test_the_document_page_shows_the_application_and_asks_for_more(
 
 def test_strangers_see_neither_the_document_nor_its_files(
     client: FlaskClient,
-    catalogue: dict[str, ServiceDefinition],  # noqa: F811
+    catalogue: dict[str, ServiceDefinition],
     applicant: User,  # noqa: F811
     org: Org,
 ) -> None:
@@ -74,7 +74,7 @@ def test_strangers_see_neither_the_document_nor_its_files(
 
 def test_the_catalogue_pages_are_for_administrators(
     client: FlaskClient,
-    catalogue: dict[str, ServiceDefinition],  # noqa: F811
+    catalogue: dict[str, ServiceDefinition],
     org: Org,
     make_user: Any,
 ) -> None:
