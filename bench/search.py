@@ -66,6 +66,7 @@ from whoosh.qparser import MultifieldParser
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edms.search import whoosh_backend  # noqa: E402
 from edms.search.analysis import MIN_PREFIX, fold  # noqa: E402
 from edms.search.backend import FACETS, Entry, Query, Results  # noqa: E402
 from edms.search.whoosh_backend import WhooshBackend  # noqa: E402
@@ -393,23 +394,8 @@ def yyyymmdd(d: date) -> int:
 
 
 def raw_document(entry: Entry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "title": entry.title,
-        "body": entry.body,
-        "registration_number": entry.registration_number,
-        "correspondent": entry.correspondent,
-        "type": entry.type,
-        "journal": entry.journal,
-        "direction": entry.direction,
-        "department": entry.department,
-        "status": entry.status,
-        "language": entry.language,
-        "year": str(entry.registered_on.year),
-        "registered_on": yyyymmdd(entry.registered_on),
-        "updated_at": int(entry.updated_at.timestamp()),
-        "principals": ",".join(entry.principals),
-    }
+    """The same fields as ours (``whoosh_backend.document``), for the raw schema."""
+    return whoosh_backend.document(entry)
 
 
 def raw_add(ix: Any, entries: Sequence[Entry]) -> None:

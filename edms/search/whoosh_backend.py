@@ -100,6 +100,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "IndexLocked",
     "WhooshBackend",
+    "document",
     "schema",
 ]
 
@@ -203,8 +204,8 @@ def schema() -> fields.Schema:
     )
 
 
-def _document(entry: Entry) -> dict[str, Any]:
-    d = entry.registered_on
+def document(entry: Entry) -> dict[str, Any]:
+    """The fields Whoosh indexes for an entry."""
     return {
         "id": entry.id,
         "title": entry.title,
@@ -217,8 +218,8 @@ def _document(entry: Entry) -> dict[str, Any]:
         "department": entry.department,
         "status": entry.status,
         "language": entry.language,
-        "year": str(d.year),
-        "registered_on": d.year * 10000 + d.month * 100 + d.day,
+        "year": str(entry.registered_on.year),
+        "registered_on": _yyyymmdd(entry.registered_on),
         "updated_at": int(entry.updated_at.timestamp()),
         "principals": ",".join(entry.principals),
     }
@@ -531,7 +532,7 @@ class WhooshBackend:
             for ix in self._targets():
                 with self._writer(ix) as writer:
                     for entry in latest.values():
-                        writer.update_document(**_document(entry))
+                        writer.update_document(**document(entry))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove entries; unknown ids are ignored."""
@@ -581,7 +582,7 @@ class WhooshBackend:
                     with self._write_lock, self._writer(ix) as writer:
                         for entry in latest.values():
                             if entry.id not in build.journal:  # a newer change is there
-                                writer.update_document(**_document(entry))
+                                writer.update_document(**document(entry))
                     count += len(latest)
 
                 feed(write)
@@ -592,7 +593,7 @@ class WhooshBackend:
                                 if entry is None:
                                     writer.delete_by_term("id", doc_id)
                                 else:
-                                    writer.update_document(**_document(entry))
+                                    writer.update_document(**document(entry))
                     with self._state_lock:
                         self._finish_generation(name)
                         old = self._ix

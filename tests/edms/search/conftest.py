@@ -18,32 +18,33 @@ from edms.search.backend import Backend, Entry
 _counter = itertools.count(1)
 
 
+def new_entry(**overrides: Any) -> Entry:
+    """An Entry with sensible defaults and a fresh (random) id; ``overrides`` win."""
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "title": f"Document {n}",
+        "body": "",
+        "registration_number": f"01-{n:05d}",
+        "type": "letter",
+        "journal": "incoming",
+        "direction": "in",
+        "department": "d1",
+        "status": "registered",
+        "correspondent": "Vazirlar Mahkamasi",
+        "registered_on": date(2024, 3, 1),
+        "updated_at": datetime(2024, 3, 1, 9, 0, tzinfo=UTC),
+        "language": "uz",
+        "principals": ("dept:1",),
+    }
+    values.update(overrides)
+    return Entry(**values)
+
+
 @pytest.fixture
 def make_entry() -> Callable[..., Entry]:
-    """``make_entry(**overrides)``: an Entry with sensible defaults and a fresh id."""
-
-    def make(**overrides: Any) -> Entry:
-        n = next(_counter)
-        values: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "title": f"Document {n}",
-            "body": "",
-            "registration_number": f"01-{n:05d}",
-            "type": "letter",
-            "journal": "incoming",
-            "direction": "in",
-            "department": "d1",
-            "status": "registered",
-            "correspondent": "Vazirlar Mahkamasi",
-            "registered_on": date(2024, 3, 1),
-            "updated_at": datetime(2024, 3, 1, 9, 0, tzinfo=UTC),
-            "language": "uz",
-            "principals": ("dept:1",),
-        }
-        values.update(overrides)
-        return Entry(**values)
-
-    return make
+    """``make_entry(**overrides)``: ``new_entry`` as a fixture."""
+    return new_entry
 
 
 def _postgres(url: str) -> Backend:

@@ -8,7 +8,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from edms.search import whoosh_backend
 from edms.search.backend import Entry, Query, Results
 from edms.search.whoosh_backend import WhooshBackend
+from tests.edms.search.conftest import new_entry
 
 _counter = itertools.count(1)
 
@@ -36,32 +37,15 @@ def _write(backend: WhooshBackend, entries: Sequence[Entry], deleted: Sequence[s
     """One new segment (no merging, so segments and their deletions stay)."""
     writer = backend._check().writer()
     for entry in entries:
-        writer.update_document(**whoosh_backend._document(entry))
+        writer.update_document(**whoosh_backend.document(entry))
     for doc_id in deleted:
         writer.delete_by_term("id", doc_id)
     writer.commit(merge=False)
 
 
 def make_entry(**overrides: Any) -> Entry:
-    n = next(_counter)
-    values: dict[str, Any] = {
-        "id": f"e{n:05d}",
-        "title": f"Document {n}",
-        "body": "",
-        "registration_number": f"01-{n:05d}",
-        "type": "letter",
-        "journal": "incoming",
-        "direction": "in",
-        "department": "d1",
-        "status": "registered",
-        "correspondent": "Vazirlar Mahkamasi",
-        "registered_on": date(2024, 3, 1),
-        "updated_at": datetime(2024, 3, 1, 9, 0, tzinfo=UTC),
-        "language": "uz",
-        "principals": ("dept:1",),
-    }
-    values.update(overrides)
-    return Entry(**values)
+    """``new_entry`` with short ids in creation order (ties break by id)."""
+    return new_entry(**{"id": f"e{next(_counter):05d}", **overrides})
 
 
 def _entries(rng: random.Random, n: int) -> list[Entry]:
